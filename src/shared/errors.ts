@@ -1,0 +1,88 @@
+/**
+ * Typed errors with stable codes. Callers branch on `instanceof` or `code`,
+ * never on message text. Messages put the offending value last, without a
+ * trailing period.
+ */
+
+/** Every error code the project emits, prefixed by layer. */
+export type TunnelErrorCode =
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_ABORTED'
+  | 'ERR_TIMEOUT'
+  | 'ERR_MUX_PROTOCOL'
+  | 'ERR_MUX_STREAM_RESET'
+  | 'ERR_MUX_SESSION_CLOSED'
+  | 'ERR_MUX_GO_AWAY'
+  | 'ERR_MUX_KEEPALIVE_TIMEOUT'
+  | 'ERR_MUX_STREAM_OPEN_TIMEOUT'
+  | 'ERR_MUX_STREAMS_EXHAUSTED'
+  | 'ERR_MUX_BACKLOG_FULL'
+  | 'ERR_TRANSPORT_HANDSHAKE_TIMEOUT'
+  | 'ERR_TRANSPORT_HANDSHAKE_REJECTED'
+  | 'ERR_TRANSPORT_CLOSED'
+  | 'ERR_TRANSPORT_PROTOCOL'
+  | 'ERR_AGENT_AUTH_REJECTED'
+  | 'ERR_AGENT_DIAL_FAILED'
+  | 'ERR_AGENT_LOCAL_UNREACHABLE'
+  | 'ERR_RELAY_TUNNEL_NOT_FOUND'
+  | 'ERR_RELAY_AGENT_OFFLINE'
+  | 'ERR_RELAY_AGENT_BUSY'
+  | 'ERR_RELAY_UPSTREAM_TIMEOUT'
+  | 'ERR_STORE';
+
+/** Base class of every error the project throws on purpose. */
+export class TunnelError extends Error {
+  readonly code: TunnelErrorCode;
+
+  constructor(code: TunnelErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An option failed validation; the message names the field and the bad value. */
+export class ConfigError extends TunnelError {
+  readonly field: string;
+
+  constructor(field: string, reason: string, value: unknown) {
+    super('ERR_CONFIG_INVALID', `Invalid option ${field}: ${reason} (got: ${describeValue(value)})`);
+    this.field = field;
+  }
+}
+
+/** An operation was cancelled through its AbortSignal. */
+export class AbortError extends TunnelError {
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super('ERR_ABORTED', message, options);
+  }
+}
+
+/** An operation did not finish within its time limit. */
+export class TimeoutError extends TunnelError {
+  readonly timeoutMs: number;
+
+  constructor(what: string, timeoutMs: number) {
+    super('ERR_TIMEOUT', `${what} timed out (timeout: ${timeoutMs}ms)`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  try {
+    return JSON.stringify(value) ?? typeof value;
+  } catch {
+    return typeof value;
+  }
+}
+
+/** True when `err` is a Node system error with the given `code` (ECONNREFUSED ...). */
+export function isSystemError(err: unknown, code?: string): err is NodeJS.ErrnoException {
+  if (!(err instanceof Error)) return false;
+  const c = (err as NodeJS.ErrnoException).code;
+  return typeof c === 'string' && (code === undefined || c === code);
+}

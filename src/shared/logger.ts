@@ -1,0 +1,51 @@
+/**
+ * The logger interface every library module takes by injection. Library code
+ * defaults to `noopLogger`; only `src/cli/` picks a sink.
+ */
+
+/** Structured fields attached to a log line. Never put secrets here. */
+export type LogFields = Record<string, unknown>;
+
+/** A four-level structured logger with child scopes. */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every line. */
+  child(fields: LogFields): Logger;
+}
+
+/** A logger that drops everything. */
+export const noopLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return noopLogger;
+  },
+};
+
+/** One captured log line. */
+export interface LogRecord {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields: LogFields;
+}
+
+/**
+ * A logger that hands each line, with its scope's fields merged in, to `sink`.
+ * Used by the CLI (to write JSON lines) and by tests (to capture lines).
+ */
+export function createSinkLogger(sink: (record: LogRecord) => void, scope: LogFields = {}): Logger {
+  const emit = (level: LogRecord['level']) => (msg: string, fields?: LogFields) =>
+    sink({ level, msg, fields: fields === undefined ? scope : { ...scope, ...fields } });
+  return {
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+    child: (fields) => createSinkLogger(sink, { ...scope, ...fields }),
+  };
+}
