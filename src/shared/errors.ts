@@ -28,7 +28,12 @@ export type TunnelErrorCode =
   | 'ERR_RELAY_AGENT_OFFLINE'
   | 'ERR_RELAY_AGENT_BUSY'
   | 'ERR_RELAY_UPSTREAM_TIMEOUT'
-  | 'ERR_STORE';
+  | 'ERR_STORE'
+  | 'ERR_STORE_SCHEMA_TOO_NEW'
+  | 'ERR_STORE_INVALID_AGENT_NAME'
+  | 'ERR_STORE_INVALID_INPUT'
+  | 'ERR_STORE_NOT_FOUND'
+  | 'ERR_STORE_CONFLICT';
 
 /** Base class of every error the project throws on purpose. */
 export class TunnelError extends Error {
