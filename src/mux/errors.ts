@@ -6,6 +6,7 @@ import { GoAwayCode, goAwayCodeName } from './constants.js';
 
 /** The peer broke the protocol; the session answers with GoAway(`goAwayCode`). */
 export class MuxProtocolError extends TunnelError {
+  declare readonly code: 'ERR_MUX_PROTOCOL';
   readonly goAwayCode: GoAwayCode;
 
   constructor(message: string, goAwayCode: GoAwayCode = GoAwayCode.ProtocolError) {
@@ -16,6 +17,7 @@ export class MuxProtocolError extends TunnelError {
 
 /** A stream was reset (RST) by the peer. */
 export class StreamResetError extends TunnelError {
+  declare readonly code: 'ERR_MUX_STREAM_RESET';
   readonly streamId: number;
 
   constructor(streamId: number) {
@@ -26,6 +28,7 @@ export class StreamResetError extends TunnelError {
 
 /** The session is closed (or closing); `cause` says why when known. */
 export class SessionClosedError extends TunnelError {
+  declare readonly code: 'ERR_MUX_SESSION_CLOSED';
   constructor(message = 'Session closed', options?: { cause?: unknown }) {
     super('ERR_MUX_SESSION_CLOSED', message, options);
   }
@@ -33,6 +36,7 @@ export class SessionClosedError extends TunnelError {
 
 /** The peer sent GoAway: no new streams, and for a non-normal code the session ends. */
 export class GoAwayError extends TunnelError {
+  declare readonly code: 'ERR_MUX_GO_AWAY';
   readonly goAwayCode: number;
 
   constructor(goAwayCode: number) {
@@ -43,6 +47,7 @@ export class GoAwayError extends TunnelError {
 
 /** A keepalive ping was not answered in time; the session is closed. */
 export class KeepAliveTimeoutError extends TunnelError {
+  declare readonly code: 'ERR_MUX_KEEPALIVE_TIMEOUT';
   readonly timeoutMs: number;
 
   constructor(timeoutMs: number) {
@@ -53,6 +58,7 @@ export class KeepAliveTimeoutError extends TunnelError {
 
 /** An opened stream was never acknowledged (no ACK) in time; it is reset. */
 export class StreamOpenTimeoutError extends TunnelError {
+  declare readonly code: 'ERR_MUX_STREAM_OPEN_TIMEOUT';
   readonly streamId: number;
 
   constructor(streamId: number, timeoutMs: number) {
