@@ -4,16 +4,15 @@
  */
 import { once } from 'node:events';
 import * as http from 'node:http';
-import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { WebSocketDuplex, type WebSocketDuplexOptions } from '../../src/transport/websocket-duplex.js';
 
 /** Listens on 127.0.0.1:0 and closes the server (and its sockets) after the test. */
-export async function listenOnLoopback<S extends net.Server>(t: TestContext, server: S): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s: net.Socket) => {
+export async function listenOnLoopback<S extends NetServer>(t: TestContext, server: S): Promise<number> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
