@@ -10,6 +10,7 @@ export const MAX_REJECTION_BODY_BYTES = 4096;
 
 /** The server answered the upgrade with a non-101 status (401, 403, 429 ...). */
 export class HandshakeRejectedError extends TunnelError {
+  declare readonly code: 'ERR_TRANSPORT_HANDSHAKE_REJECTED';
   /** HTTP status of the refusal. */
   readonly statusCode: number;
   /** Response body as text, at most `MAX_REJECTION_BODY_BYTES` bytes of it. */
@@ -27,6 +28,7 @@ export class HandshakeRejectedError extends TunnelError {
 
 /** The upgrade did not complete within `handshakeTimeoutMs`. */
 export class HandshakeTimeoutError extends TunnelError {
+  declare readonly code: 'ERR_TRANSPORT_HANDSHAKE_TIMEOUT';
   readonly timeoutMs: number;
 
   constructor(timeoutMs: number) {
