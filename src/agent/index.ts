@@ -1,0 +1,38 @@
+/**
+ * The agent: tunnel client (dial, keepalive, backoff, hooks), its state
+ * manager, and stream -> local service forwarding.
+ */
+export { TunnelClient } from './tunnel-client.js';
+export {
+  DEFAULT_TUNNEL_CLIENT_CONFIG,
+  resolveTunnelClientConfig,
+  type TunnelClientConfig,
+  type TunnelClientOptions,
+} from './tunnel-client-config.js';
+export {
+  callHook,
+  combineHooks,
+  type TunnelClientHookName,
+  type TunnelClientHooks,
+} from './tunnel-client-hooks.js';
+export {
+  ReconnectLoop,
+  type LoopConnect,
+  type LoopConnection,
+  type ReconnectLoopOptions,
+} from './reconnect-loop.js';
+export {
+  TunnelManager,
+  type ConnectionStatusListener,
+  type ManagedTunnelClient,
+  type TunnelManagerOptions,
+} from './tunnel-manager.js';
+export {
+  CONNECTION_STATES,
+  describeConnectionError,
+  type ConnectionErrorInfo,
+  type ConnectionState,
+  type ConnectionStatus,
+} from './connection-status.js';
+export { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
+export { AGENT_VERSION_HEADER, buildConnectHeaders, buildConnectUrl } from './connect-url.js';

@@ -1,0 +1,184 @@
+/**
+ * The agent's dial / run / redial loop (Go `Client.run`), without the Go
+ * client's reconnect storm:
+ *
+ * - consecutive dial failures back off `backoff(attempt)` (1, 2, 4, 8, 16,
+ *   30, 30 ... s) with jitter; `onRetryScheduled` reports the delay used;
+ * - a session that lived less than `stabilityThresholdMs` counts as a failed
+ *   attempt and backs off too, so a relay that accepts and drops at once is
+ *   not hammered; a longer one resets the attempt counter and redials at once;
+ * - after `authFailureCapAfter` consecutive auth refusals, every retry waits
+ *   the maximum delay (a revoked token must not hammer the relay);
+ * - hooks are called guarded and never awaited;
+ * - `stop()` aborts a dial or a wait at once and closes a running session.
+ */
+import { withJitter, backoff } from '../shared/backoff.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { noopLogger, type Logger } from '../shared/logger.js';
+import { callHook, type TunnelClientHooks } from './tunnel-client-hooks.js';
+import { AgentAuthRejectedError } from './errors.js';
+
+/** A running session as the loop sees it. */
+export interface LoopConnection {
+  /** Settles when the session has ended, with its cause (undefined after our own `close()`). Never rejects. */
+  readonly closed: Promise<Error | undefined>;
+  /** Ends the session (idempotent); resolves once it has ended. */
+  close(): Promise<void>;
+}
+
+/** Dials once: resolves with a running session, rejects with the dial failure (or an abort). */
+export type LoopConnect = (attempt: number, signal: AbortSignal) => Promise<LoopConnection>;
+
+/** Settings of a `ReconnectLoop`; every field but `connect` optional. */
+export interface ReconnectLoopOptions {
+  connect: LoopConnect;
+  hooks?: TunnelClientHooks;
+  logger?: Logger;
+  clock?: Clock;
+  /** Jitter source, a number in [0, 1). */
+  random?: () => number;
+  /** Spread of each delay, 0.2 = +/-20 %; 0 = none. */
+  jitterRatio?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  stabilityThresholdMs?: number;
+  authFailureCapAfter?: number;
+  /** True for errors that count as auth refusals (default: `AgentAuthRejectedError`). */
+  isAuthFailure?: (err: Error) => boolean;
+}
+
+/** Runs `connect` until stopped, backing off between failures. */
+export class ReconnectLoop {
+  readonly #connect: LoopConnect;
+  readonly #hooks: TunnelClientHooks;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #jitterRatio: number;
+  readonly #backoffInitialMs: number;
+  readonly #backoffMaxMs: number;
+  readonly #stabilityThresholdMs: number;
+  readonly #authFailureCapAfter: number;
+  readonly #isAuthFailure: (err: Error) => boolean;
+  readonly #abort = new AbortController();
+  #running: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+  #current: LoopConnection | null = null;
+
+  constructor(options: ReconnectLoopOptions) {
+    this.#connect = options.connect;
+    this.#hooks = options.hooks ?? {};
+    this.#logger = options.logger ?? noopLogger;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#jitterRatio = options.jitterRatio ?? 0.2;
+    this.#backoffInitialMs = options.backoffInitialMs ?? 1_000;
+    this.#backoffMaxMs = options.backoffMaxMs ?? 30_000;
+    this.#stabilityThresholdMs = options.stabilityThresholdMs ?? 5_000;
+    this.#authFailureCapAfter = options.authFailureCapAfter ?? 3;
+    this.#isAuthFailure = options.isAuthFailure ?? ((err) => err instanceof AgentAuthRejectedError);
+  }
+
+  /** True between `start()` and the end of `stop()`. */
+  get isRunning(): boolean {
+    return this.#running !== null && this.#stopping === null;
+  }
+
+  /** Starts the loop in the background; a second call (or one after `stop()`) does nothing. */
+  start(): void {
+    if (this.#running !== null || this.#stopping !== null) return;
+    this.#running = this.#run().catch((err: unknown) => {
+      this.#logger.error('reconnect loop failed', { error: err instanceof Error ? err.message : String(err) });
+    });
+  }
+
+  /**
+   * Stops the loop: aborts a dial or a wait at once, closes a running session
+   * and resolves once the loop has ended. Idempotent.
+   */
+  stop(): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    this.#abort.abort();
+    this.#stopping = (async () => {
+      const current = this.#current;
+      if (current !== null) {
+        await current.close().catch((err: unknown) => {
+          this.#logger.warn('closing the session failed', { error: err instanceof Error ? err.message : String(err) });
+        });
+      }
+      await this.#running;
+    })();
+    return this.#stopping;
+  }
+
+  /** The delay before the next dial after failed attempt `attempt`, jitter included. */
+  retryDelayMs(attempt: number, authFailures: number): number {
+    const base =
+      authFailures >= this.#authFailureCapAfter
+        ? this.#backoffMaxMs
+        : backoff(attempt, this.#backoffInitialMs, this.#backoffMaxMs);
+    return Math.max(0, withJitter(base, this.#jitterRatio, this.#random));
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    let attempt = 0;
+    let authFailures = 0;
+    while (!signal.aborted) {
+      attempt += 1;
+      callHook(this.#hooks, 'onDialAttempt', this.#logger, attempt);
+      let connection: LoopConnection;
+      try {
+        connection = await this.#connect(attempt, signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        const error = err instanceof Error ? err : new Error(String(err));
+        authFailures = this.#isAuthFailure(error) ? authFailures + 1 : 0;
+        callHook(this.#hooks, 'onDialFailed', this.#logger, attempt, error);
+        await this.#waitBeforeRetry(attempt, authFailures, error);
+        continue;
+      }
+      if (signal.aborted) {
+        await connection.close();
+        return;
+      }
+      this.#current = connection;
+      authFailures = 0;
+      const upAtMs = this.#clock.now();
+      callHook(this.#hooks, 'onSessionUp', this.#logger);
+      const cause = await connection.closed;
+      this.#current = null;
+      callHook(this.#hooks, 'onSessionDown', this.#logger, cause);
+      if (signal.aborted) return;
+      const livedMs = this.#clock.now() - upAtMs;
+      if (livedMs >= this.#stabilityThresholdMs) {
+        this.#logger.info('session ended; redialling', { livedMs, error: cause?.message });
+        attempt = 0;
+        continue;
+      }
+      // A short-lived session is a failed attempt: back off, or a relay that accepts and drops gets a storm.
+      await this.#waitBeforeRetry(attempt, 0, cause);
+    }
+  }
+
+  async #waitBeforeRetry(attempt: number, authFailures: number, cause: Error | undefined): Promise<void> {
+    const delayMs = this.retryDelayMs(attempt, authFailures);
+    this.#logger.info('tunnel connection failed; retrying', { attempt, delayMs, error: cause?.message });
+    callHook(this.#hooks, 'onRetryScheduled', this.#logger, attempt, delayMs);
+    await this.#sleep(delayMs);
+  }
+
+  #sleep(delayMs: number): Promise<void> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        this.#clock.clearTimeout(timer);
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(done, delayMs);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Tunnel client configuration: options, validated defaults, and the resolver.
+ * Defaults follow the Go client (keepalive every 10 s, write timeout 10 s,
+ * backoff 1 s x 2^(n-1) capped at 30 s) plus what it lacked: jitter, a
+ * handshake timeout, a stability threshold and an auth-failure cap.
+ */
+import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS } from '../shared/backoff.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { ConfigError } from '../shared/errors.js';
+import { noopLogger, type Logger } from '../shared/logger.js';
+import { Secret } from '../shared/secret.js';
+import { requireHostPort, requireInt, requireNumber, requireString } from '../shared/validate.js';
+import type { HostHeaderMode } from './local-forwarder-config.js';
+import type { TunnelClientHooks } from './tunnel-client-hooks.js';
+
+/** Smallest per-stream window yamux allows (spec.md initial window), in bytes. */
+const MIN_STREAM_WINDOW_BYTES = 256 * 1024;
+
+/** User options of a `TunnelClient`: `relayUrl`, `token` and `localAddr` required. */
+export interface TunnelClientOptions {
+  /** `ws://` or `wss://` URL of the relay's tunnel endpoint; its query parameters are kept. */
+  relayUrl: string;
+  /** The agent token, sent as `?token=` and as `Authorization: Bearer`. */
+  token: string | Secret;
+  /** `host:port` of the local service. */
+  localAddr: string;
+  logger?: Logger;
+  hooks?: TunnelClientHooks;
+  clock?: Clock;
+  /** Jitter source, a number in [0, 1). */
+  random?: () => number;
+  /** Spread of the retry delay, 0.2 = +/-20 %; 0 turns jitter off. */
+  jitterRatio?: number;
+  /** Deadline of the whole WebSocket upgrade. */
+  handshakeTimeoutMs?: number;
+  /** Interval between yamux keepalive pings; 0 turns keepalive off. */
+  keepAliveIntervalMs?: number;
+  /** A ping unanswered this long ends the session (default 15000, or interval + 5000 for long intervals). */
+  keepAliveTimeoutMs?: number;
+  /** How long `stop()` waits for the WebSocket close handshake before it drops the socket. */
+  writeTimeoutMs?: number;
+  /** A session that lived less than this counts as a failed attempt and backs off. */
+  stabilityThresholdMs?: number;
+  /** After this many consecutive 401/403 refusals, every retry waits the maximum delay. */
+  authFailureCapAfter?: number;
+  /** First retry delay (backoff base). */
+  backoffInitialMs?: number;
+  /** Largest retry delay, before jitter. */
+  backoffMaxMs?: number;
+  /** `Host` sent to the local service: `preserve`, `local` or a fixed value. */
+  hostHeader?: HostHeaderMode;
+  /** yamux receive window per stream; at least 256 KiB. */
+  maxStreamWindowBytes?: number;
+  /** Sent as `X-Tunnel-Agent-Version` on the upgrade when set. */
+  agentVersion?: string;
+  /** How long `stop()` lets open streams finish before resetting them; 0 resets them at once (as the Go client). */
+  stopGraceMs?: number;
+  /** Trusted CA certificates (PEM) for `wss://`. */
+  ca?: string | Buffer | Array<string | Buffer>;
+}
+
+/** A resolved tunnel client configuration; every field set (optional ones may be undefined). */
+export interface TunnelClientConfig {
+  relayUrl: string;
+  token: Secret;
+  localAddr: string;
+  logger: Logger;
+  hooks: TunnelClientHooks;
+  clock: Clock;
+  random: () => number;
+  jitterRatio: number;
+  handshakeTimeoutMs: number;
+  keepAliveIntervalMs: number;
+  keepAliveTimeoutMs: number;
+  writeTimeoutMs: number;
+  stabilityThresholdMs: number;
+  authFailureCapAfter: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  hostHeader: HostHeaderMode;
+  maxStreamWindowBytes: number;
+  agentVersion: string | undefined;
+  stopGraceMs: number;
+  ca: string | Buffer | Array<string | Buffer> | undefined;
+}
+
+/** Defaults of every optional field. */
+export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<Omit<TunnelClientConfig, 'relayUrl' | 'token' | 'localAddr'>> = Object.freeze({
+  logger: noopLogger,
+  hooks: Object.freeze({}),
+  clock: systemClock,
+  random: Math.random,
+  jitterRatio: 0.2,
+  handshakeTimeoutMs: 10_000,
+  keepAliveIntervalMs: 10_000,
+  keepAliveTimeoutMs: 15_000,
+  writeTimeoutMs: 10_000,
+  stabilityThresholdMs: 5_000,
+  authFailureCapAfter: 3,
+  backoffInitialMs: BACKOFF_INITIAL_MS,
+  backoffMaxMs: BACKOFF_MAX_MS,
+  hostHeader: 'preserve',
+  maxStreamWindowBytes: MIN_STREAM_WINDOW_BYTES,
+  agentVersion: undefined,
+  stopGraceMs: 0,
+  ca: undefined,
+});
+
+/** Header values may not contain control characters (request smuggling). */
+const HEADER_VALUE = /^[\x20-\x7e\x80-\xff]*$/;
+/** Token characters that survive an `Authorization: Bearer` header unchanged (RFC 6750 b64token, plus a few more). */
+const TOKEN_VALUE = /^[\x21-\x7e]+$/;
+
+/** Merges `options` over the defaults and validates; throws `ConfigError` naming the field (never showing the token). */
+export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonly<TunnelClientConfig> {
+  if (options === null || typeof options !== 'object') throw new ConfigError('options', 'must be an object', options);
+  const d = DEFAULT_TUNNEL_CLIENT_CONFIG;
+  const relayUrl = resolveRelayUrl(options.relayUrl);
+  const token = resolveToken(options.token);
+  const localAddr = requireString('localAddr', options.localAddr);
+  requireHostPort('localAddr', localAddr);
+
+  const keepAliveIntervalMs = requireInt('keepAliveIntervalMs', options.keepAliveIntervalMs ?? d.keepAliveIntervalMs, 0);
+  const defaultKeepAliveTimeoutMs =
+    keepAliveIntervalMs >= d.keepAliveTimeoutMs ? keepAliveIntervalMs + 5_000 : d.keepAliveTimeoutMs;
+  const keepAliveTimeoutMs = requireInt('keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs, 1);
+  if (keepAliveIntervalMs > 0 && keepAliveTimeoutMs <= keepAliveIntervalMs) {
+    throw new ConfigError('keepAliveTimeoutMs', `must be greater than keepAliveIntervalMs (${keepAliveIntervalMs})`, keepAliveTimeoutMs);
+  }
+  const backoffInitialMs = requireInt('backoffInitialMs', options.backoffInitialMs ?? d.backoffInitialMs, 1);
+  const backoffMaxMs = requireInt('backoffMaxMs', options.backoffMaxMs ?? d.backoffMaxMs, 1);
+  if (backoffMaxMs < backoffInitialMs) {
+    throw new ConfigError('backoffMaxMs', `must be at least backoffInitialMs (${backoffInitialMs})`, backoffMaxMs);
+  }
+  const hostHeader = requireString('hostHeader', options.hostHeader ?? d.hostHeader);
+  if (!HEADER_VALUE.test(hostHeader)) throw new ConfigError('hostHeader', 'must not contain control characters', hostHeader);
+  let agentVersion: string | undefined;
+  if (options.agentVersion !== undefined) {
+    agentVersion = requireString('agentVersion', options.agentVersion);
+    if (!HEADER_VALUE.test(agentVersion)) {
+      throw new ConfigError('agentVersion', 'must not contain control characters', agentVersion);
+    }
+  }
+  const random = options.random ?? d.random;
+  if (typeof random !== 'function') throw new ConfigError('random', 'must be a function', typeof random);
+  const clock = options.clock ?? d.clock;
+  if (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {
+    throw new ConfigError('clock', 'must be a Clock', typeof clock);
+  }
+  const logger = options.logger ?? d.logger;
+  if (logger === null || typeof logger !== 'object' || typeof logger.child !== 'function') {
+    throw new ConfigError('logger', 'must be a Logger', typeof logger);
+  }
+  const hooks = options.hooks ?? d.hooks;
+  if (hooks === null || typeof hooks !== 'object') throw new ConfigError('hooks', 'must be an object', typeof hooks);
+
+  return Object.freeze({
+    relayUrl,
+    token,
+    localAddr,
+    logger,
+    hooks,
+    clock,
+    random,
+    jitterRatio: requireNumber('jitterRatio', options.jitterRatio ?? d.jitterRatio, 0, 0.99),
+    handshakeTimeoutMs: requireInt('handshakeTimeoutMs', options.handshakeTimeoutMs ?? d.handshakeTimeoutMs, 1),
+    keepAliveIntervalMs,
+    keepAliveTimeoutMs,
+    writeTimeoutMs: requireInt('writeTimeoutMs', options.writeTimeoutMs ?? d.writeTimeoutMs, 1),
+    stabilityThresholdMs: requireInt('stabilityThresholdMs', options.stabilityThresholdMs ?? d.stabilityThresholdMs, 0),
+    authFailureCapAfter: requireInt('authFailureCapAfter', options.authFailureCapAfter ?? d.authFailureCapAfter, 1),
+    backoffInitialMs,
+    backoffMaxMs,
+    hostHeader,
+    maxStreamWindowBytes: requireInt(
+      'maxStreamWindowBytes',
+      options.maxStreamWindowBytes ?? d.maxStreamWindowBytes,
+      MIN_STREAM_WINDOW_BYTES,
+      0x7fff_ffff,
+    ),
+    agentVersion,
+    stopGraceMs: requireInt('stopGraceMs', options.stopGraceMs ?? d.stopGraceMs, 0),
+    ca: options.ca,
+  });
+}
+
+function resolveRelayUrl(value: unknown): string {
+  const text = requireString('relayUrl', value);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError('relayUrl', 'must be a ws:// or wss:// URL', '[unparsable URL]');
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new ConfigError('relayUrl', 'must be a ws:// or wss:// URL', url.protocol);
+  }
+  return url.href;
+}
+
+function resolveToken(value: unknown): Secret {
+  const raw = value instanceof Secret ? value.reveal() : value;
+  if (typeof raw !== 'string' || raw.length === 0) {
+    throw new ConfigError('token', 'must be a non-empty string or Secret', raw === undefined ? undefined : '[secret]');
+  }
+  if (!TOKEN_VALUE.test(raw)) {
+    throw new ConfigError('token', 'must be printable ASCII without spaces', '[secret]');
+  }
+  return value instanceof Secret ? value : new Secret(raw);
+}

@@ -1,0 +1,212 @@
+/**
+ * The agent's tunnel client (Go `tunnel.Client`): dials the relay over a
+ * WebSocket, runs a yamux client session over it, and forwards every stream
+ * the relay opens to the local service; redials with backoff when the
+ * session ends. Unlike the Go client: no reconnect storm, a handshake
+ * timeout, idempotent `start()`/`stop()`, `onSessionDown` with the real
+ * cause, and `stop()` that waits for the close frame and the local
+ * connections.
+ */
+import { toAbortError } from '../shared/abort.js';
+import type { Logger } from '../shared/logger.js';
+import { GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
+import { dialWebSocket, HandshakeRejectedError, redactUrl, type WebSocketDuplex } from '../transport/index.js';
+import { buildConnectHeaders, buildConnectUrl } from './connect-url.js';
+import { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
+import { LocalForwarder } from './local-forwarder.js';
+import { ReconnectLoop, type LoopConnection } from './reconnect-loop.js';
+import { resolveTunnelClientConfig, type TunnelClientConfig, type TunnelClientOptions } from './tunnel-client-config.js';
+import { callHook, type TunnelClientHooks } from './tunnel-client-hooks.js';
+
+/** HTTP statuses of a refused upgrade that mean "this token is not accepted". */
+const AUTH_REJECTED_STATUSES: ReadonlySet<number> = new Set([401, 403]);
+
+/** Keeps one agent connected to a relay and serves the relay's streams from the local service. */
+export class TunnelClient {
+  /** The validated configuration. */
+  readonly config: Readonly<TunnelClientConfig>;
+  readonly #logger: Logger;
+  readonly #hooks: TunnelClientHooks;
+  readonly #loop: ReconnectLoop;
+  #forwarder: LocalForwarder | null = null;
+  #session: Session | null = null;
+  #activeStreams = 0;
+  #started = false;
+  #stopping: Promise<void> | null = null;
+
+  /** Validates `options` (throws `ConfigError` naming the field); does not dial until `start()`. */
+  constructor(options: TunnelClientOptions) {
+    this.config = resolveTunnelClientConfig(options);
+    const c = this.config;
+    this.#logger = c.logger.child({ component: 'tunnel-client' });
+    this.#hooks = c.hooks;
+    this.#loop = new ReconnectLoop({
+      connect: (attempt, signal) => this.#connect(attempt, signal),
+      hooks: c.hooks,
+      logger: this.#logger,
+      clock: c.clock,
+      random: c.random,
+      jitterRatio: c.jitterRatio,
+      backoffInitialMs: c.backoffInitialMs,
+      backoffMaxMs: c.backoffMaxMs,
+      stabilityThresholdMs: c.stabilityThresholdMs,
+      authFailureCapAfter: c.authFailureCapAfter,
+    });
+  }
+
+  /** The running yamux session, or null while not connected (diagnostics: `ping()`, `streamCount`). */
+  get session(): Session | null {
+    return this.#session;
+  }
+
+  /** Round-trip time of the last answered keepalive ping of the current session, in milliseconds. */
+  get lastRttMs(): number | undefined {
+    return this.#session?.lastRttMs;
+  }
+
+  /** Streams from the relay currently being served. */
+  get activeStreams(): number {
+    return this.#activeStreams;
+  }
+
+  /** True once `start()` was called. */
+  get isStarted(): boolean {
+    return this.#started;
+  }
+
+  /** True once `stop()` was called. */
+  get isStopped(): boolean {
+    return this.#stopping !== null;
+  }
+
+  /** Starts dialing in the background. A second call, or a call after `stop()`, does nothing. */
+  start(): void {
+    if (this.#started || this.#stopping !== null) return;
+    this.#started = true;
+    const c = this.config;
+    this.#forwarder = new LocalForwarder({
+      localAddr: c.localAddr,
+      hostHeader: c.hostHeader,
+      logger: c.logger.child({ component: 'local-forwarder' }),
+      clock: c.clock,
+      onRequest: (record) => callHook(this.#hooks, 'onRequest', this.#logger, record),
+    });
+    this.#logger.info('tunnel client starting', { relayUrl: redactUrl(c.relayUrl), localAddr: c.localAddr });
+    this.#loop.start();
+  }
+
+  /**
+   * Stops: aborts a dial in flight at once, closes the session (GoAway, then
+   * the WebSocket close handshake, waited for up to `writeTimeoutMs`), and
+   * resolves once every local connection is closed. Idempotent.
+   */
+  stop(): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    this.#stopping = (async () => {
+      await this.#loop.stop();
+      await this.#forwarder?.close();
+      if (this.#started) this.#logger.info('tunnel client stopped');
+    })();
+    return this.#stopping;
+  }
+
+  async #connect(attempt: number, signal: AbortSignal): Promise<LoopConnection> {
+    const c = this.config;
+    const url = buildConnectUrl(c.relayUrl, c.token);
+    this.#logger.info('connecting to relay', { url: redactUrl(url), attempt });
+    let duplex: WebSocketDuplex;
+    try {
+      duplex = await dialWebSocket(url, {
+        headers: buildConnectHeaders(c.token, c.agentVersion),
+        handshakeTimeoutMs: c.handshakeTimeoutMs,
+        signal,
+        ca: c.ca,
+        logger: this.#logger,
+        clock: c.clock,
+      });
+    } catch (err) {
+      if (err instanceof HandshakeRejectedError && AUTH_REJECTED_STATUSES.has(err.statusCode)) {
+        throw new AgentAuthRejectedError(err.statusCode, { cause: err });
+      }
+      throw err;
+    }
+    if (signal.aborted) {
+      await duplex.closeGracefully({ timeoutMs: c.writeTimeoutMs });
+      throw toAbortError(signal);
+    }
+    const session = new Session(duplex, {
+      role: 'client',
+      maxStreamWindowBytes: c.maxStreamWindowBytes,
+      keepAliveIntervalMs: c.keepAliveIntervalMs,
+      keepAliveTimeoutMs: c.keepAliveTimeoutMs,
+      logger: this.#logger.child({ component: 'mux' }),
+      clock: c.clock,
+    });
+    session.on('stream', (stream: MuxStream) => this.#onStream(stream));
+    this.#session = session;
+    this.#logger.info('connected to relay', { url: redactUrl(url) });
+
+    const closed = session.closed.then(async (err) => {
+      const cause = await this.#sessionEndCause(err, duplex);
+      if (this.#session === session) this.#session = null;
+      if (cause !== undefined) this.#logger.warn('session ended', { code: (cause as { code?: unknown }).code, error: cause.message });
+      return cause;
+    });
+    let closing: Promise<void> | null = null;
+    return {
+      closed,
+      close: () =>
+        (closing ??= (async () => {
+          await session.close({ graceMs: c.stopGraceMs });
+          await duplex.closeGracefully({ timeoutMs: c.writeTimeoutMs });
+          await closed;
+        })()),
+    };
+  }
+
+  /** The session's end as the hooks report it: keepalive, GoAway and protocol errors as they are, transport ends with their close code. */
+  async #sessionEndCause(err: Error | undefined, duplex: WebSocketDuplex): Promise<Error | undefined> {
+    if (err === undefined) return undefined;
+    if (err instanceof KeepAliveTimeoutError || err instanceof GoAwayError || err instanceof MuxProtocolError) return err;
+    if (duplex.closeCode === undefined) await this.#waitForWebSocketClose(duplex);
+    return new RelayDisconnectedError(duplex.closeCode, duplex.closeReason, { cause: err });
+  }
+
+  /** The transport was destroyed; its socket's 'close' (which carries the close code) follows shortly. */
+  #waitForWebSocketClose(duplex: WebSocketDuplex): Promise<void> {
+    const ws = duplex.webSocket;
+    const clock = this.config.clock;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        ws.off('close', done);
+        clock.clearTimeout(timer);
+        resolve();
+      };
+      const timer = clock.setTimeout(done, this.config.writeTimeoutMs);
+      ws.once('close', done);
+      if (duplex.closeCode !== undefined || ws.readyState === ws.CLOSED) done();
+    });
+  }
+
+  #onStream(stream: MuxStream): void {
+    this.#activeStreams += 1;
+    callHook(this.#hooks, 'onStreamOpened', this.#logger, this.#activeStreams);
+    stream.once('close', () => {
+      this.#activeStreams -= 1;
+      callHook(this.#hooks, 'onStreamClosed', this.#logger, this.#activeStreams);
+    });
+    // The forwarder handles stream errors; this listener only keeps a late one from crashing the process.
+    stream.on('error', (err: Error) => this.#logger.debug('stream error', { streamId: stream.id, error: err.message }));
+    const forwarder = this.#forwarder;
+    if (forwarder === null) {
+      stream.destroy();
+      return;
+    }
+    try {
+      forwarder.handle(stream);
+    } catch (err) {
+      this.#logger.warn('forwarding a stream failed', { streamId: stream.id, error: err instanceof Error ? err.message : String(err) });
+      stream.destroy();
+    }
+  }
+}
