@@ -17,7 +17,7 @@ import { TunnelError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { monotonicMs } from '../shared/clock.js';
 import type { TimerHandle } from '../shared/clock.js';
-import { Flag, FrameType, GoAwayCode, MAX_UINT32 } from './constants.js';
+import { Flag, FrameType, GoAwayCode, INITIAL_STREAM_WINDOW_BYTES, MAX_UINT32 } from './constants.js';
 import {
   GoAwayError,
   KeepAliveTimeoutError,
@@ -42,6 +42,12 @@ interface AcceptWaiter {
   reject: (err: Error) => void;
   removeAbort: () => void;
 }
+
+/**
+ * Listener on streams waiting in the accept backlog: nobody holds them yet, so
+ * a reset or a session teardown must not become an unhandled 'error'.
+ */
+const ignoreUnacceptedStreamError = (): void => {};
 
 /** Options of `Session.close()`. */
 export interface SessionCloseOptions {
@@ -172,6 +178,7 @@ export class Session extends EventEmitter implements StreamHost {
     if (this.#closed) return Promise.reject(new SessionClosedError('Session closed', { cause: this.#closeReason }));
     const queued = this.#backlog.shift();
     if (queued !== undefined) {
+      queued.off('error', ignoreUnacceptedStreamError);
       this.#acknowledge(queued);
       return Promise.resolve(queued);
     }
@@ -306,7 +313,7 @@ export class Session extends EventEmitter implements StreamHost {
     let stream = this.#streams.get(id);
     if ((h.flags & Flag.SYN) !== 0) {
       if (stream !== undefined) throw new MuxProtocolError(`Duplicate SYN (stream: ${id})`);
-      stream = this.#onInboundSyn(id, h);
+      stream = this.#onInboundSyn(id);
     }
     if (stream === undefined) {
       if (h.type === FrameType.Data && h.length > 0) {
@@ -331,7 +338,7 @@ export class Session extends EventEmitter implements StreamHost {
     if (flags !== 0) this.#streams.get(h.streamId)?.receiveFlags(flags);
   }
 
-  #onInboundSyn(id: number, h: FrameHeader): MuxStream | undefined {
+  #onInboundSyn(id: number): MuxStream | undefined {
     const expectOdd = this.config.role === 'server';
     if ((id % 2 === 1) !== expectOdd) {
       throw new MuxProtocolError(`SYN with a stream id of the wrong parity (stream: ${id})`);
@@ -343,7 +350,8 @@ export class Session extends EventEmitter implements StreamHost {
     const reject = (why: string): undefined => {
       this.#logger.debug('resetting inbound stream', { streamId: id, reason: why });
       this.#writer.writeControl(encodeHeader(FrameType.WindowUpdate, Flag.RST, id, 0));
-      if (h.type === FrameType.Data) this.#discardAllowanceBytes += h.length;
+      // Until our RST arrives the peer may send a whole initial window (spec.md "Flow Control").
+      this.#discardAllowanceBytes += INITIAL_STREAM_WINDOW_BYTES;
       return undefined;
     };
     if (this.#localGoAway) return reject('going away');
@@ -364,6 +372,7 @@ export class Session extends EventEmitter implements StreamHost {
         this.#acknowledge(stream);
         waiter.resolve(stream);
       } else {
+        stream.on('error', ignoreUnacceptedStreamError);
         this.#backlog.push(stream);
       }
     }
