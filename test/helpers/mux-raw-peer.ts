@@ -1,0 +1,87 @@
+/**
+ * A hand-written yamux peer for tests: writes frames (or any bytes) exactly
+ * as given, and records every frame the session under test sends back.
+ */
+import type { Duplex } from 'node:stream';
+import { FrameDecoder, FrameType, encodeHeader, type FrameHeader } from '../../src/mux/index.js';
+import { waitFor } from './mux-sessions.js';
+
+/** A frame the session sent, with its Data payload (empty for other types). */
+export interface RecordedFrame {
+  header: FrameHeader;
+  payload: Buffer;
+}
+
+/** One frame as bytes: a 12-byte header (version 0 unless given) and the payload. */
+export function frameBytes(type: number, flags: number, streamId: number, length: number, payload?: Buffer, version = 0): Buffer {
+  const header = encodeHeader(type, flags, streamId, length);
+  header[0] = version;
+  return payload === undefined ? header : Buffer.concat([header, payload]);
+}
+
+/** Records what a session writes, and writes raw bytes to it. */
+export class RawPeer {
+  readonly frames: RecordedFrame[] = [];
+  #ended = false;
+  readonly #transport: Duplex;
+
+  constructor(transport: Duplex) {
+    this.#transport = transport;
+    let payloadParts: Buffer[] = [];
+    const decoder = new FrameDecoder(
+      {
+        // Non-Data frames have no payload: record them when their header arrives.
+        onFrame: (header) => {
+          if (header.type !== FrameType.Data) this.frames.push({ header, payload: Buffer.alloc(0) });
+        },
+        onData: (_h, chunk) => payloadParts.push(Buffer.from(chunk)),
+        onDataEnd: (header) => {
+          this.frames.push({ header, payload: Buffer.concat(payloadParts) });
+          payloadParts = [];
+        },
+      },
+      0xffff_ffff,
+    );
+    transport.on('data', (chunk: Buffer) => decoder.push(chunk));
+    transport.on('end', () => (this.#ended = true));
+    transport.on('close', () => (this.#ended = true));
+    transport.on('error', () => (this.#ended = true));
+  }
+
+  /** True once the session ended or closed the transport. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Writes one frame. */
+  send(type: number, flags: number, streamId: number, length: number, payload?: Buffer): void {
+    this.#transport.write(frameBytes(type, flags, streamId, length, payload));
+  }
+
+  /** Writes raw bytes (several frames, a bad header, anything). */
+  sendBytes(bytes: Buffer): void {
+    this.#transport.write(bytes);
+  }
+
+  /** Frames of `type` recorded so far. */
+  framesOfType(type: number): RecordedFrame[] {
+    return this.frames.filter((f) => f.header.type === type);
+  }
+
+  /** Waits until a recorded frame matches `predicate` and returns the first such frame. */
+  async waitForFrame(predicate: (f: RecordedFrame) => boolean, what: string): Promise<RecordedFrame> {
+    await waitFor(() => this.frames.some(predicate), what);
+    return this.frames.find(predicate) as RecordedFrame;
+  }
+
+  /** Waits for the session's GoAway and returns its code. */
+  async goAwayCode(): Promise<number> {
+    const f = await this.waitForFrame((x) => x.header.type === FrameType.GoAway, 'a GoAway frame');
+    return f.header.length;
+  }
+
+  /** Waits until the session has ended or closed the transport. */
+  async waitEnded(): Promise<void> {
+    await waitFor(() => this.#ended, 'the session to end the transport');
+  }
+}
