@@ -1,0 +1,256 @@
+/**
+ * Where agents come in: `GET /tunnel/connect` upgraded to a WebSocket only
+ * after the token (`?token=`, the Go client's way, or `Authorization:
+ * Bearer`) is verified; a yamux server session over it, registered under the
+ * token's agent name. Failed authentications are rate limited per address.
+ * Revoking a token ends its live session within a second, whether the
+ * revocation happened in this process or in another one (the CLI).
+ */
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { Session } from '../mux/index.js';
+import type { ProxyTrust } from '../http/index.js';
+import type { Clock } from '../shared/clock.js';
+import type { TunnelErrorCode } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { WebSocketListener, type UpgradeAuthResult, type WebSocketDuplex } from '../transport/index.js';
+import { AgentConnection, type AgentRegistry } from './agent-registry.js';
+import type { AuthRateLimiter } from './auth-rate-limiter.js';
+import { clientAddress } from './client-address.js';
+import type { RelayLimits } from './relay-config.js';
+import type { TokenRevocation, TokenStore } from './store/token-store.js';
+
+/** The path agents connect to. */
+export const AGENT_CONNECT_PATH = '/tunnel/connect';
+
+/** Request header where an agent may announce its version (optional; the Go client sends none). */
+export const AGENT_VERSION_HEADER = 'x-tunnel-agent-version';
+
+/** Longest agent version string kept, in characters. */
+const MAX_AGENT_VERSION_LENGTH = 64;
+
+/** Who an accepted upgrade belongs to. */
+export interface AgentAuthContext {
+  agentName: string;
+  tokenId: string;
+  remoteAddress: string;
+  agentVersion: string | undefined;
+}
+
+/** What the gateway needs. */
+export interface AgentGatewayOptions {
+  tokens: TokenStore;
+  registry: AgentRegistry;
+  rateLimiter: AuthRateLimiter;
+  limits: Pick<RelayLimits, 'keepAliveIntervalMs' | 'keepAliveTimeoutMs' | 'revocationPollIntervalMs'>;
+  proxyTrust: ProxyTrust;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** Options of `AgentGateway.attach`. */
+export interface AgentGatewayAttachOptions {
+  /** The server also serves visitors: leave other upgrade paths to the public ingress. */
+  sharedWithVisitors: boolean;
+}
+
+/** The agent-facing side of the relay. */
+export class AgentGateway {
+  readonly #options: AgentGatewayOptions;
+  readonly #logger: Logger;
+  readonly #listeners: WebSocketListener<AgentAuthContext>[] = [];
+  #accepting = true;
+  #stopRevocations: (() => void) | undefined;
+  #removeRevokedListener: (() => void) | undefined;
+
+  constructor(options: AgentGatewayOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+  }
+
+  /** Serves `GET /tunnel/connect` upgrades on `server`. */
+  attach(server: HttpServer | HttpsServer, { sharedWithVisitors }: AgentGatewayAttachOptions): void {
+    this.#listeners.push(
+      new WebSocketListener<AgentAuthContext>(server, {
+        path: AGENT_CONNECT_PATH,
+        authenticate: (req) => Promise.resolve(this.authenticate(req)),
+        onConnection: (duplex, _req, context) => this.#onConnection(duplex, context),
+        otherPaths: sharedWithVisitors ? 'ignore' : 'reject',
+        logger: this.#logger,
+      }),
+    );
+  }
+
+  /** True when `req` is for the agent endpoint (so visitor handling must leave it alone). */
+  handles(req: IncomingMessage): boolean {
+    return pathOf(req.url) === AGENT_CONNECT_PATH;
+  }
+
+  /** Open agent WebSockets, over every attached server. */
+  get connectionCount(): number {
+    return this.#listeners.reduce((n, l) => n + l.connectionCount, 0);
+  }
+
+  /**
+   * Starts ending sessions whose token gets revoked: at once for revocations
+   * made through this store, and by polling the store's revocation log every
+   * `revocationPollIntervalMs` for those made by other processes.
+   */
+  startRevocationWatch(): void {
+    if (this.#stopRevocations !== undefined) return;
+    const { tokens, limits } = this.#options;
+    this.#removeRevokedListener = tokens.onRevoked((r) => this.#onRevoked(r));
+    this.#stopRevocations = tokens.startRevocationPolling({ intervalMs: limits.revocationPollIntervalMs });
+  }
+
+  /**
+   * Decides on an upgrade before it happens: 503 while shutting down, 429
+   * for an address over its failure budget, 401 for a missing, unknown or
+   * revoked token. A valid token is accepted even from a limited address, so
+   * one broken agent behind a shared NAT or proxy cannot lock out the others.
+   */
+  authenticate(req: IncomingMessage): UpgradeAuthResult<AgentAuthContext> {
+    const remoteAddress = clientAddress(req, this.#options.proxyTrust);
+    if (!this.#accepting) return rejection(503, 'ERR_RELAY_SHUTTING_DOWN', 'The relay is shutting down', { 'Retry-After': '5' });
+    const token = tokenOf(req);
+    const verified = token === undefined ? null : this.#verify(token);
+    if (verified !== null) {
+      return {
+        ok: true,
+        context: { agentName: verified.agentName, tokenId: verified.tokenId, remoteAddress, agentVersion: versionOf(req) },
+      };
+    }
+    const { rateLimiter } = this.#options;
+    const retryAfterMs = rateLimiter.retryAfterMs(remoteAddress);
+    if (retryAfterMs > 0) {
+      this.#logger.warn('agent rejected', { remote: remoteAddress, status: 429, reason: 'too many failed attempts' });
+      return rejection(429, 'ERR_RELAY_RATE_LIMITED', 'Too many failed authentication attempts', {
+        'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
+      });
+    }
+    rateLimiter.recordFailure(remoteAddress);
+    const reason = token === undefined ? 'missing token' : 'unknown or revoked token';
+    this.#logger.warn('agent rejected', { remote: remoteAddress, status: 401, reason });
+    return token === undefined
+      ? rejection(401, 'ERR_RELAY_TOKEN_MISSING', 'An agent token is required (?token= or Authorization: Bearer)')
+      : rejection(401, 'ERR_RELAY_TOKEN_INVALID', 'The agent token is unknown or revoked');
+  }
+
+  /** Refuses new agents from now on (503); sessions already up are not touched. */
+  stopAccepting(): void {
+    this.#accepting = false;
+    this.#stopRevocationWatch();
+  }
+
+  /**
+   * Stops accepting, then closes the WebSocket endpoints: sockets still open
+   * get close 1001 and are terminated after `graceMs`. Sessions should have
+   * been closed (drained) before. Idempotent.
+   */
+  async close({ graceMs = 1000 }: { graceMs?: number } = {}): Promise<void> {
+    this.stopAccepting();
+    await Promise.all(this.#listeners.map((l) => l.close({ graceMs })));
+  }
+
+  #verify(token: string): ReturnType<TokenStore['verifyToken']> {
+    try {
+      return this.#options.tokens.verifyToken(token);
+    } catch (err) {
+      this.#logger.error('token verification failed', { error: err instanceof Error ? err.message : String(err) });
+      return null;
+    }
+  }
+
+  #onConnection(duplex: WebSocketDuplex, context: AgentAuthContext): void {
+    const { limits, registry, tokens, clock } = this.#options;
+    const logger = this.#logger.child({ agent: context.agentName });
+    const session = new Session(duplex, {
+      role: 'server',
+      keepAliveIntervalMs: limits.keepAliveIntervalMs,
+      keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+      logger,
+      clock,
+    });
+    // Agents never open streams (wire contract): reset any that arrive.
+    session.on('stream', (stream) => {
+      logger.warn('agent opened a stream; resetting it', { streamId: stream.id });
+      stream.destroy();
+    });
+    if (!this.#accepting || !tokens.isTokenActive(context.tokenId)) {
+      // Shut down or revoked while the upgrade was completing.
+      void session.close({ graceMs: 0 });
+      return;
+    }
+    const connection = new AgentConnection({ ...context, session, connectedAtMs: clock.now() });
+    session.once('close', (err: Error | undefined) => {
+      logger.info('agent disconnected', {
+        connectionId: connection.id,
+        remote: context.remoteAddress,
+        reason: err === undefined ? 'closed by relay' : err.message,
+        ...(err !== undefined && 'code' in err ? { code: (err as { code: unknown }).code } : {}),
+      });
+    });
+    registry.register(connection);
+    logger.info('agent connected', {
+      connectionId: connection.id,
+      remote: context.remoteAddress,
+      ...(context.agentVersion === undefined ? {} : { agentVersion: context.agentVersion }),
+    });
+  }
+
+  #onRevoked(revocation: TokenRevocation): void {
+    for (const connection of this.#options.registry.connections()) {
+      if (connection.tokenId !== revocation.tokenId) continue;
+      this.#logger.info('agent token revoked; closing its session', {
+        agent: connection.agentName,
+        connectionId: connection.id,
+        tokenId: revocation.tokenId,
+      });
+      this.#options.registry.unregister(connection);
+      void connection.session.close({ graceMs: 0 });
+    }
+  }
+
+  #stopRevocationWatch(): void {
+    this.#stopRevocations?.();
+    this.#removeRevokedListener?.();
+    this.#stopRevocations = undefined;
+    this.#removeRevokedListener = undefined;
+  }
+}
+
+function rejection(
+  status: number,
+  code: TunnelErrorCode,
+  message: string,
+  headers?: Record<string, string>,
+): UpgradeAuthResult<AgentAuthContext> {
+  return { ok: false, status, body: { error: { code, message } }, ...(headers === undefined ? {} : { headers }) };
+}
+
+/** The token from `Authorization: Bearer` (preferred) or the `token` query parameter. */
+function tokenOf(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string') {
+    const m = /^\s*bearer\s+(\S+)\s*$/i.exec(auth);
+    if (m !== null) return m[1];
+  }
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  if (q === -1) return undefined;
+  const value = new URLSearchParams(url.slice(q + 1)).get('token');
+  return value === null || value === '' ? undefined : value;
+}
+
+function versionOf(req: IncomingMessage): string | undefined {
+  const value = req.headers[AGENT_VERSION_HEADER];
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim().slice(0, MAX_AGENT_VERSION_LENGTH);
+  return /^[\x20-\x7e]+$/.test(trimmed) ? trimmed : undefined;
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}

@@ -1,0 +1,34 @@
+/**
+ * The relay: agent gateway, agent registry, public ingress with visitor
+ * access control, and the `Relay` that runs them. The token store and access
+ * policies live in `./store/` and `./access/`.
+ */
+export { Relay, DEFAULT_RELAY_CLOSE_GRACE_MS, type RelayAddresses, type RelayCloseOptions } from './relay.js';
+export {
+  DEFAULT_RELAY_CONFIG,
+  DEFAULT_RELAY_LIMITS,
+  resolveRelayConfig,
+  type AuthRateLimitConfig,
+  type AuthRateLimitOptions,
+  type ListenAddress,
+  type RelayConfig,
+  type RelayLimits,
+  type RelayLimitsOptions,
+  type RelayOptions,
+  type RelayTlsOptions,
+} from './relay-config.js';
+export { AgentConnection, AgentRegistry, type AgentConnectionInit, type AgentRegistryOptions } from './agent-registry.js';
+export {
+  AGENT_CONNECT_PATH,
+  AGENT_VERSION_HEADER,
+  AgentGateway,
+  type AgentAuthContext,
+  type AgentGatewayAttachOptions,
+  type AgentGatewayOptions,
+} from './agent-gateway.js';
+export { AuthRateLimiter } from './auth-rate-limiter.js';
+export { PublicIngress, type PublicIngressOptions } from './public-ingress.js';
+export { forwardHttpExchange, type ExchangeOutcome, type ExchangeResult, type HttpExchangeOptions } from './http-forwarder.js';
+export { forwardUpgrade, formatRequestHead, type UpgradeForwardOptions, type UpgradeResult } from './upgrade-forwarder.js';
+export { clientAddress } from './client-address.js';
+export { sendVisitorError, sendVisitorRedirect, type ExtraHeaders } from './visitor-response.js';

@@ -1,0 +1,360 @@
+/**
+ * The visitor-facing side of the relay. For each request or upgrade: one
+ * `parseRoute()` picks the agent (the same name is used for access control,
+ * forwarding and logs), the agent must be known to the token store (else
+ * 404), the visitor must pass the agent's access policy (credentials meant
+ * for the relay are stripped), then a yamux stream is opened on the agent's
+ * session, waiting up to `offlineGraceMs` for an agent that is reconnecting
+ * (else 502), with a per-agent stream limit (503 with Retry-After).
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  applyForwardedHeaders,
+  isRouteError,
+  parseRoute,
+  removeHopByHopHeaders,
+  type ProxyTrust,
+  type Route,
+  type TunnelErrorInfo,
+} from '../http/index.js';
+import type { MuxStream } from '../mux/index.js';
+import type { Clock } from '../shared/clock.js';
+import { TunnelError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { redactUrl } from '../transport/index.js';
+import { removeQueryParam, stripVisitorCredentials } from './access/index.js';
+import type { VisitorAccessChecker, VisitorAccessDenialCode, VisitorAccessGranted } from './access/index.js';
+import type { AgentConnection, AgentRegistry } from './agent-registry.js';
+import { forwardHttpExchange, type ExchangeResult } from './http-forwarder.js';
+import type { RelayLimits } from './relay-config.js';
+import type { AccessPolicyStore } from './store/access-policy-store.js';
+import type { TokenStore } from './store/token-store.js';
+import { forwardUpgrade } from './upgrade-forwarder.js';
+import { sendVisitorError, sendVisitorRedirect, type ExtraHeaders } from './visitor-response.js';
+
+/** What the ingress needs. */
+export interface PublicIngressOptions {
+  baseDomain: string;
+  tokens: TokenStore;
+  policies: AccessPolicyStore;
+  accessChecker: VisitorAccessChecker;
+  registry: AgentRegistry;
+  limits: Pick<RelayLimits, 'maxStreamsPerAgent' | 'offlineGraceMs' | 'responseHeaderTimeoutMs' | 'idleTimeoutMs'>;
+  proxyTrust: ProxyTrust;
+  /** The public listener terminates TLS (X-Forwarded-Proto https, Secure cookies). */
+  isTls: boolean;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** After a complete exchange, how long the agent gets to send its FIN before the stream is reset. */
+const STREAM_LINGER_MS = 30_000;
+
+/** Messages shown for each access refusal. */
+const ACCESS_MESSAGES: Readonly<Record<VisitorAccessDenialCode, string>> = {
+  ERR_ACCESS_DENIED: 'This device is private',
+  ERR_ACCESS_CREDENTIALS_REQUIRED: 'Credentials are required to reach this device',
+  ERR_ACCESS_BAD_CREDENTIALS: 'The credentials were not accepted',
+  ERR_ACCESS_TOKEN_EXPIRED: 'The access token has expired',
+  ERR_ACCESS_WRONG_AGENT: 'The access token is for another device',
+  ERR_ACCESS_POLICY_INVALID: 'The access policy of this device cannot be used',
+};
+
+/** A visitor request the relay answers itself. */
+type Refusal =
+  | { kind: 'error'; info: TunnelErrorInfo; headers?: ExtraHeaders }
+  | { kind: 'redirect'; status: 303 | 308; location: string; headers?: ExtraHeaders }
+  | { kind: 'gone' };
+
+/** A visitor request cleared for forwarding, with its stream open. */
+interface Admission {
+  kind: 'forward';
+  route: Route;
+  decision: VisitorAccessGranted;
+  connection: AgentConnection;
+  stream: MuxStream;
+  /** Target for the agent: prefix stripped, relay credentials removed from the query. */
+  path: string;
+}
+
+/** Routes, checks and forwards visitor requests and upgrades. */
+export class PublicIngress {
+  readonly #o: PublicIngressOptions;
+  readonly #logger: Logger;
+  readonly #upgraded = new Set<Duplex>();
+  #accepting = true;
+  #inflight = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(options: PublicIngressOptions) {
+    this.#o = options;
+    this.#logger = options.logger;
+  }
+
+  /** Requests and upgrades being handled (waiting for an agent or forwarding). */
+  get inflightCount(): number {
+    return this.#inflight;
+  }
+
+  /** Refuses new visitors from now on (503, `ERR_RELAY_SHUTTING_DOWN`). */
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  /** Resolves once no request or upgrade is in flight. */
+  drained(): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Destroys every visitor connection still in an upgrade (end of a shutdown grace). */
+  destroyUpgrades(): void {
+    for (const socket of this.#upgraded) socket.destroy();
+    this.#upgraded.clear();
+  }
+
+  /** The 'request' handler of a public listener. */
+  readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#begin();
+    void this.#serveRequest(req, res)
+      .catch((err: unknown) => {
+        this.#logger.error('visitor request failed', { error: err instanceof Error ? err.message : String(err) });
+        sendVisitorError(res, { status: 500, code: 'ERR_RELAY_BAD_GATEWAY', message: 'Internal relay error' }, req.headers.accept);
+      })
+      .finally(() => this.#end());
+  };
+
+  /** The 'upgrade' handler of a public listener (after the agent gateway took its own path). */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Node removed its own listeners from an upgrade socket: an unhandled reset would crash the process.
+    socket.on('error', () => socket.destroy());
+    this.#begin();
+    void this.#serveUpgrade(req, socket, head)
+      .catch((err: unknown) => {
+        this.#logger.error('visitor upgrade failed', { error: err instanceof Error ? err.message : String(err) });
+        socket.destroy();
+      })
+      .finally(() => this.#end());
+  };
+
+  async #serveRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedMs = this.#o.clock.now();
+    const visitorGone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) visitorGone.abort();
+    });
+    const admitted = await this.#admit(req, false, visitorGone.signal);
+    if (admitted.kind !== 'forward') {
+      this.#refuse(res, req, admitted);
+      this.#logAccess(req, undefined, admitted.kind === 'gone' ? undefined : refusalStatus(admitted), startedMs, admitted.kind === 'gone' ? 'visitor-gone' : 'refused');
+      return;
+    }
+    const { connection, stream, decision, route } = admitted;
+    const headers = this.#forwardHeaders(req, route, decision, false);
+    const extra: Record<string, string> = decision.setCookie === undefined ? {} : { 'Set-Cookie': decision.setCookie };
+    const result = await forwardHttpExchange({
+      req,
+      res,
+      stream,
+      path: admitted.path,
+      headers,
+      responseHeaderTimeoutMs: this.#o.limits.responseHeaderTimeoutMs,
+      idleTimeoutMs: this.#o.limits.idleTimeoutMs,
+      lingerMs: STREAM_LINGER_MS,
+      clock: this.#o.clock,
+      errorHeaders: extra,
+      responseExtraHeaders: extra,
+    });
+    connection.bytesToAgent += result.bytesToAgent;
+    connection.bytesFromAgent += result.bytesFromAgent;
+    this.#logAccess(req, route.agent, result.status, startedMs, result.outcome, result);
+  }
+
+  async #serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const startedMs = this.#o.clock.now();
+    const visitorGone = new AbortController();
+    socket.once('close', () => visitorGone.abort());
+    const admitted = await this.#admit(req, true, visitorGone.signal);
+    if (admitted.kind !== 'forward') {
+      this.#refuse(socket, req, admitted);
+      this.#logAccess(req, undefined, admitted.kind === 'gone' ? undefined : refusalStatus(admitted), startedMs, 'refused');
+      return;
+    }
+    const { connection, stream, decision, route } = admitted;
+    this.#upgraded.add(socket);
+    try {
+      const result = await forwardUpgrade({ req, socket, head, stream, path: admitted.path, headers: this.#forwardHeaders(req, route, decision, true) });
+      connection.bytesToAgent += result.bytesToAgent;
+      connection.bytesFromAgent += result.bytesFromAgent;
+      this.#logAccess(req, route.agent, 101, startedMs, result.clean ? 'completed' : 'agent-reset', {
+        bytesToAgent: result.bytesToAgent,
+        bytesFromAgent: result.bytesFromAgent,
+      });
+    } finally {
+      this.#upgraded.delete(socket);
+    }
+  }
+
+  async #admit(req: IncomingMessage, isUpgrade: boolean, signal: AbortSignal): Promise<Admission | Refusal> {
+    if (!this.#accepting) {
+      return { kind: 'error', info: { status: 503, code: 'ERR_RELAY_SHUTTING_DOWN', message: 'The relay is shutting down', retryAfterS: 5 }, headers: { Connection: 'close' } };
+    }
+    const route = parseRoute({ host: req.headers.host, url: req.url }, { baseDomain: this.#o.baseDomain });
+    if (isRouteError(route)) return { kind: 'error', info: { status: route.status, code: route.error, message: route.message } };
+    if (this.#o.tokens.getAgent(route.agent) === undefined) return notFound();
+    const policy = this.#o.policies.getPolicy(route.agent);
+    if (policy === undefined) return notFound();
+    if (route.redirect !== undefined && !isUpgrade) return { kind: 'redirect', status: 308, location: route.redirect };
+
+    const decision = await this.#o.accessChecker.check(
+      route.agent,
+      { headers: req.headers, url: req.url ?? '/', method: req.method ?? 'GET', isTls: this.#isTls(req) },
+      policy,
+    );
+    if (!decision.allowed) {
+      const headers: Record<string, string> = {};
+      if (decision.wwwAuthenticate !== undefined) headers['WWW-Authenticate'] = decision.wwwAuthenticate;
+      if (decision.setCookie !== undefined) headers['Set-Cookie'] = decision.setCookie;
+      return { kind: 'error', info: { status: decision.status, code: decision.code, message: ACCESS_MESSAGES[decision.code] }, headers };
+    }
+    if (decision.redirectTo !== undefined) {
+      return { kind: 'redirect', status: 303, location: decision.redirectTo, headers: decision.setCookie === undefined ? {} : { 'Set-Cookie': decision.setCookie } };
+    }
+    let path = route.path;
+    for (const param of decision.stripQueryParams) path = removeQueryParam(path, param);
+
+    const opened = await this.#openStream(route.agent, signal);
+    if (opened.kind !== 'forward') return opened;
+    return { kind: 'forward', route, decision, connection: opened.connection, stream: opened.stream, path };
+  }
+
+  /** Opens a stream to the agent, waiting up to `offlineGraceMs` for a (re)connecting agent. */
+  async #openStream(agent: string, signal: AbortSignal): Promise<{ kind: 'forward'; connection: AgentConnection; stream: MuxStream } | Refusal> {
+    const { registry, clock, limits } = this.#o;
+    const deadlineMs = clock.now() + limits.offlineGraceMs;
+    const failed = new Set<AgentConnection>();
+    for (;;) {
+      let connection = registry.get(agent);
+      if (connection === undefined || failed.has(connection)) {
+        const remainingMs = deadlineMs - clock.now();
+        try {
+          connection = remainingMs > 0 ? await registry.waitForAgent(agent, remainingMs, signal) : undefined;
+        } catch {
+          return { kind: 'gone' };
+        }
+        if (connection !== undefined && failed.has(connection)) connection = undefined;
+      }
+      if (signal.aborted) return { kind: 'gone' };
+      if (!this.#accepting) return { kind: 'error', info: { status: 503, code: 'ERR_RELAY_SHUTTING_DOWN', message: 'The relay is shutting down', retryAfterS: 5 }, headers: { Connection: 'close' } };
+      if (connection === undefined) {
+        return { kind: 'error', info: { status: 502, code: 'ERR_RELAY_AGENT_OFFLINE', message: 'The device is offline' } };
+      }
+      if (connection.activeStreams >= limits.maxStreamsPerAgent) return busy();
+      let stream: MuxStream;
+      try {
+        stream = connection.session.openStream();
+      } catch (err) {
+        if (err instanceof TunnelError && err.code === 'ERR_MUX_STREAMS_EXHAUSTED') return busy();
+        // The session is closing (replaced, GoAway, dead): wait for the next one.
+        failed.add(connection);
+        continue;
+      }
+      const owner = connection;
+      owner.activeStreams += 1;
+      owner.requestsForwarded += 1;
+      // Stream errors surface through the HTTP client or the pipes; this one only keeps them from being unhandled.
+      stream.on('error', () => {});
+      stream.once('close', () => {
+        owner.activeStreams -= 1;
+      });
+      return { kind: 'forward', connection: owner, stream };
+    }
+  }
+
+  #forwardHeaders(req: IncomingMessage, route: Route, decision: VisitorAccessGranted, isUpgrade: boolean): OutgoingHttpHeaders {
+    const withoutCredentials = stripVisitorCredentials(req.headers, decision);
+    const endToEnd = removeHopByHopHeaders(withoutCredentials, { keepUpgrade: isUpgrade });
+    // The relay answered `Expect: 100-continue` itself (Node does), and streams the body at once.
+    for (const name of Object.keys(endToEnd)) if (name.toLowerCase() === 'expect') delete endToEnd[name];
+    const headers = applyForwardedHeaders(endToEnd, {
+      remoteAddress: req.socket.remoteAddress,
+      proto: this.#o.isTls ? 'https' : 'http',
+      host: req.headers.host,
+      prefix: route.prefix,
+      trustProxy: this.#o.proxyTrust,
+    });
+    if (!isUpgrade) {
+      // A chunked visitor body is re-chunked: Node only chunks some methods by default, and an unframed body must never be sent.
+      if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
+      // Keep Node's HTTP client from closing the stream itself; the forwarder ends it (FIN) after the exchange.
+      headers['connection'] = 'keep-alive';
+    }
+    return headers;
+  }
+
+  #isTls(req: IncomingMessage): boolean {
+    if (this.#o.isTls) return true;
+    if (!this.#o.proxyTrust(req.socket.remoteAddress)) return false;
+    const proto = req.headers['x-forwarded-proto'];
+    const first = (Array.isArray(proto) ? proto[0] : proto)?.split(',')[0]?.trim().toLowerCase();
+    return first === 'https';
+  }
+
+  #refuse(target: ServerResponse | Duplex, req: IncomingMessage, refusal: Refusal): void {
+    if (refusal.kind === 'gone') {
+      if (!('writeHead' in target)) target.destroy();
+      return;
+    }
+    if (refusal.kind === 'redirect') {
+      sendVisitorRedirect(target, refusal.status, refusal.location, refusal.headers);
+      return;
+    }
+    sendVisitorError(target, refusal.info, req.headers.accept, refusal.headers);
+  }
+
+  #logAccess(
+    req: IncomingMessage,
+    agent: string | undefined,
+    status: number | undefined,
+    startedMs: number,
+    outcome: ExchangeResult['outcome'] | 'refused',
+    bytes?: Pick<ExchangeResult, 'bytesToAgent' | 'bytesFromAgent' | 'error'>,
+  ): void {
+    this.#logger.info('visitor request', {
+      ...(agent === undefined ? {} : { agent }),
+      method: req.method,
+      // Visitor URLs may carry `?access_token=` or `?token=`: never log them as sent.
+      path: redactUrl(req.url ?? ''),
+      status,
+      outcome,
+      durationMs: this.#o.clock.now() - startedMs,
+      ...(bytes === undefined ? {} : { bytesIn: bytes.bytesToAgent, bytesOut: bytes.bytesFromAgent }),
+      ...(bytes !== undefined && 'error' in bytes && bytes.error !== undefined ? { error: bytes.error } : {}),
+    });
+  }
+
+  #begin(): void {
+    this.#inflight += 1;
+  }
+
+  #end(): void {
+    this.#inflight -= 1;
+    if (this.#inflight === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+}
+
+function notFound(): Refusal {
+  return { kind: 'error', info: { status: 404, code: 'ERR_RELAY_TUNNEL_NOT_FOUND', message: 'No device with this name' } };
+}
+
+function busy(): Refusal {
+  return {
+    kind: 'error',
+    info: { status: 503, code: 'ERR_RELAY_AGENT_BUSY', message: 'The device has too many requests in progress', retryAfterS: 1 },
+  };
+}
+
+function refusalStatus(refusal: Exclude<Refusal, { kind: 'gone' }>): number {
+  return refusal.kind === 'redirect' ? refusal.status : refusal.info.status;
+}

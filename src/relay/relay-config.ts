@@ -1,0 +1,218 @@
+/**
+ * Relay configuration: options as given (CLI, config file, library user),
+ * validated defaults, and the resolver that checks everything once, at
+ * construction.
+ */
+import { createProxyTrust, parseHostHeader, type ProxyTrust } from '../http/index.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { ConfigError } from '../shared/errors.js';
+import { noopLogger, type Logger } from '../shared/logger.js';
+import { requireHostPort, requireInt, requireString } from '../shared/validate.js';
+
+/** A listener address: host and port (0 picks a free port). */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Per-address limits on failed agent authentications (options). */
+export interface AuthRateLimitOptions {
+  /** Failed attempts allowed per address within `windowMs`; further failures get 429. */
+  maxFailures?: number;
+  /** Length of the counting window, in milliseconds. */
+  windowMs?: number;
+  /** Addresses tracked at most (oldest forgotten first), so a flood of sources cannot grow memory. */
+  maxTrackedAddresses?: number;
+}
+
+/** Per-address limits on failed agent authentications (resolved). */
+export type AuthRateLimitConfig = Required<AuthRateLimitOptions>;
+
+/** Limits and timeouts (options; every field optional). */
+export interface RelayLimitsOptions {
+  /** Concurrent visitor streams per agent session; over it visitors get 503 with Retry-After. */
+  maxStreamsPerAgent?: number;
+  /** How long a visitor request waits for an offline (known) agent to come back before 502. */
+  offlineGraceMs?: number;
+  /** Time allowed for the agent's response headers once the request is fully sent; 0 = no limit. */
+  responseHeaderTimeoutMs?: number;
+  /** A forwarded exchange with no byte in either direction for this long is aborted; 0 = no limit. */
+  idleTimeoutMs?: number;
+  /** yamux keepalive ping interval towards each agent. */
+  keepAliveIntervalMs?: number;
+  /** A keepalive ping unanswered for this long ends the agent's session. */
+  keepAliveTimeoutMs?: number;
+  /** How long a session replaced by a newer one (newest wins) may finish its in-flight streams. */
+  replacedSessionGraceMs?: number;
+  /** How often revocations made by other processes (the CLI) are read from the store. */
+  revocationPollIntervalMs?: number;
+  /** Longest time an agent or visitor may take to send its request head (slowloris bound). */
+  headersTimeoutMs?: number;
+  authRateLimit?: AuthRateLimitOptions;
+}
+
+/** Limits and timeouts (resolved). */
+export interface RelayLimits {
+  maxStreamsPerAgent: number;
+  offlineGraceMs: number;
+  responseHeaderTimeoutMs: number;
+  idleTimeoutMs: number;
+  keepAliveIntervalMs: number;
+  keepAliveTimeoutMs: number;
+  replacedSessionGraceMs: number;
+  revocationPollIntervalMs: number;
+  headersTimeoutMs: number;
+  authRateLimit: AuthRateLimitConfig;
+}
+
+/** PEM certificate chain and private key: the relay terminates TLS on its agent and public listeners. */
+export interface RelayTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+/** What a `Relay` is created with. */
+export interface RelayOptions {
+  /** `HOST:PORT` of the agent listener (serves `GET /tunnel/connect`). */
+  agentListen: string;
+  /** `HOST:PORT` of the public (visitor) listener; when omitted, the agent listener serves visitors too. */
+  publicListen?: string;
+  /** `HOST:PORT` of the admin listener (`/healthz`, `/readyz`); none when omitted. */
+  adminListen?: string;
+  /** Public domain: agents are reached at `<agent>.<baseDomain>` (and at `/a/<agent>/` on any host). */
+  baseDomain: string;
+  /** SQLite file of the token store (created if missing); `:memory:` for tests. */
+  dbPath: string;
+  limits?: RelayLimitsOptions;
+  /** Addresses or CIDR ranges of proxies whose `X-Forwarded-*` headers are believed. */
+  trustProxy?: readonly string[];
+  tls?: RelayTlsOptions;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** A validated relay configuration; every field set. */
+export interface RelayConfig {
+  agentListen: ListenAddress;
+  publicListen: ListenAddress | null;
+  adminListen: ListenAddress | null;
+  baseDomain: string;
+  dbPath: string;
+  limits: RelayLimits;
+  trustProxy: readonly string[];
+  /** `trustProxy` compiled. */
+  proxyTrust: ProxyTrust;
+  tls: RelayTlsOptions | null;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** Default limits and timeouts. */
+export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
+  maxStreamsPerAgent: 1024,
+  offlineGraceMs: 10_000,
+  responseHeaderTimeoutMs: 60_000,
+  idleTimeoutMs: 0,
+  keepAliveIntervalMs: 10_000,
+  keepAliveTimeoutMs: 15_000,
+  replacedSessionGraceMs: 30_000,
+  revocationPollIntervalMs: 250,
+  headersTimeoutMs: 30_000,
+  authRateLimit: Object.freeze({ maxFailures: 10, windowMs: 60_000, maxTrackedAddresses: 10_000 }),
+});
+
+/** Defaults of everything but the required `agentListen`, `baseDomain` and `dbPath`. */
+export const DEFAULT_RELAY_CONFIG: Readonly<Omit<RelayConfig, 'agentListen' | 'baseDomain' | 'dbPath'>> = Object.freeze({
+  publicListen: null,
+  adminListen: null,
+  limits: DEFAULT_RELAY_LIMITS,
+  trustProxy: Object.freeze([]) as readonly string[],
+  proxyTrust: createProxyTrust([]),
+  tls: null,
+  logger: noopLogger,
+  clock: systemClock,
+});
+
+function resolveLimits(options: RelayLimitsOptions = {}): RelayLimits {
+  const d = DEFAULT_RELAY_LIMITS;
+  const pick = <K extends keyof RelayLimitsOptions>(k: K) => (options[k] ?? d[k as keyof RelayLimits]) as unknown;
+  const limits: RelayLimits = {
+    maxStreamsPerAgent: requireInt('limits.maxStreamsPerAgent', pick('maxStreamsPerAgent'), 1, 1_000_000),
+    offlineGraceMs: requireInt('limits.offlineGraceMs', pick('offlineGraceMs'), 0, 3_600_000),
+    responseHeaderTimeoutMs: requireInt('limits.responseHeaderTimeoutMs', pick('responseHeaderTimeoutMs'), 0),
+    idleTimeoutMs: requireInt('limits.idleTimeoutMs', pick('idleTimeoutMs'), 0),
+    keepAliveIntervalMs: requireInt('limits.keepAliveIntervalMs', pick('keepAliveIntervalMs'), 0),
+    keepAliveTimeoutMs: requireInt('limits.keepAliveTimeoutMs', pick('keepAliveTimeoutMs'), 1),
+    replacedSessionGraceMs: requireInt('limits.replacedSessionGraceMs', pick('replacedSessionGraceMs'), 0),
+    revocationPollIntervalMs: requireInt('limits.revocationPollIntervalMs', pick('revocationPollIntervalMs'), 10, 1000),
+    headersTimeoutMs: requireInt('limits.headersTimeoutMs', pick('headersTimeoutMs'), 1000),
+    authRateLimit: {
+      maxFailures: requireInt('limits.authRateLimit.maxFailures', options.authRateLimit?.maxFailures ?? d.authRateLimit.maxFailures, 1),
+      windowMs: requireInt('limits.authRateLimit.windowMs', options.authRateLimit?.windowMs ?? d.authRateLimit.windowMs, 1),
+      maxTrackedAddresses: requireInt(
+        'limits.authRateLimit.maxTrackedAddresses',
+        options.authRateLimit?.maxTrackedAddresses ?? d.authRateLimit.maxTrackedAddresses,
+        1,
+      ),
+    },
+  };
+  if (limits.keepAliveIntervalMs > 0 && limits.keepAliveTimeoutMs <= limits.keepAliveIntervalMs) {
+    throw new ConfigError(
+      'limits.keepAliveTimeoutMs',
+      `must be greater than limits.keepAliveIntervalMs (${limits.keepAliveIntervalMs})`,
+      limits.keepAliveTimeoutMs,
+    );
+  }
+  return limits;
+}
+
+function resolveListen(field: string, value: unknown): ListenAddress {
+  const { host, port } = requireHostPort(field, value, true);
+  return { host, port };
+}
+
+/** Merges `options` over the defaults and validates; throws `ConfigError` naming the field and value. */
+export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig> {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'must be an object', options);
+  const agentListen = resolveListen('agentListen', options.agentListen);
+  const publicListen = options.publicListen === undefined ? null : resolveListen('publicListen', options.publicListen);
+  const adminListen = options.adminListen === undefined ? null : resolveListen('adminListen', options.adminListen);
+
+  const baseDomainRaw = requireString('baseDomain', options.baseDomain);
+  const baseDomain = parseHostHeader(baseDomainRaw);
+  if (baseDomain === undefined || baseDomain.startsWith('[') || baseDomainRaw.includes(':')) {
+    throw new ConfigError('baseDomain', 'must be a DNS name without port', options.baseDomain);
+  }
+  const dbPath = requireString('dbPath', options.dbPath);
+
+  if (!Array.isArray(options.trustProxy ?? [])) throw new ConfigError('trustProxy', 'must be a list of addresses', options.trustProxy);
+  const trustProxy = Object.freeze([...(options.trustProxy ?? [])]);
+  const proxyTrust = createProxyTrust(trustProxy, 'trustProxy');
+
+  let tls: RelayTlsOptions | null = null;
+  if (options.tls !== undefined) {
+    const { cert, key } = options.tls;
+    if (!(typeof cert === 'string' || Buffer.isBuffer(cert)) || cert.length === 0) {
+      throw new ConfigError('tls.cert', 'must be a PEM certificate', typeof cert);
+    }
+    if (!(typeof key === 'string' || Buffer.isBuffer(key)) || key.length === 0) {
+      // Never echo key material.
+      throw new ConfigError('tls.key', 'must be a PEM private key', typeof key);
+    }
+    tls = { cert, key };
+  }
+
+  return Object.freeze({
+    agentListen,
+    publicListen,
+    adminListen,
+    baseDomain,
+    dbPath,
+    limits: resolveLimits(options.limits),
+    trustProxy,
+    proxyTrust,
+    tls,
+    logger: options.logger ?? DEFAULT_RELAY_CONFIG.logger,
+    clock: options.clock ?? DEFAULT_RELAY_CONFIG.clock,
+  });
+}

@@ -1,0 +1,255 @@
+/**
+ * The relay: an agent listener (`GET /tunnel/connect`), a public listener for
+ * visitors (the agent listener serves both when no public listener is
+ * configured), an optional admin listener, the SQLite token store, and a
+ * graceful shutdown that lets in-flight requests and upgrades finish.
+ */
+import { once } from 'node:events';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Database } from 'better-sqlite3';
+import { throwIfAborted } from '../shared/abort.js';
+import { TunnelError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { requireInt } from '../shared/validate.js';
+import { VisitorAccessChecker } from './access/index.js';
+import { AGENT_CONNECT_PATH, AgentGateway } from './agent-gateway.js';
+import { AgentRegistry } from './agent-registry.js';
+import { AuthRateLimiter } from './auth-rate-limiter.js';
+import { PublicIngress } from './public-ingress.js';
+import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
+import { AccessPolicyStore } from './store/access-policy-store.js';
+import { openStoreDatabase } from './store/database.js';
+import { TokenStore } from './store/token-store.js';
+
+/** Where the relay's listeners are bound (`host:port`, IPv6 hosts in brackets), and the URLs to give out. */
+export interface RelayAddresses {
+  /** The agent listener. */
+  agent: string;
+  /** The public listener (equal to `agent` when the listener is shared). */
+  public: string;
+  /** The admin listener, when configured. */
+  admin?: string;
+  /** What agents dial: `ws(s)://<agent>/tunnel/connect`. */
+  agentUrl: string;
+  /** Base URL of the public listener: `http(s)://<public>`. */
+  publicUrl: string;
+}
+
+/** Options of `Relay.close`. */
+export interface RelayCloseOptions {
+  /** How long in-flight requests and upgrades may take to finish (ms, default 10000). */
+  graceMs?: number;
+}
+
+type AnyServer = HttpServer | HttpsServer;
+
+/** Default shutdown grace, in milliseconds. */
+export const DEFAULT_RELAY_CLOSE_GRACE_MS = 10_000;
+
+/** A tunnel relay. Construct, `listen()`, and `close()` (idempotent). */
+export class Relay {
+  /** The validated configuration. */
+  readonly config: Readonly<RelayConfig>;
+  /** Agents and their tokens (the relay's own store connection). */
+  readonly tokens: TokenStore;
+  /** Visitor access policies and credentials. */
+  readonly accessPolicies: AccessPolicyStore;
+  /** Live agent sessions. */
+  readonly registry: AgentRegistry;
+  readonly #db: Database;
+  readonly #logger: Logger;
+  readonly #gateway: AgentGateway;
+  readonly #ingress: PublicIngress;
+  readonly #agentServer: AnyServer;
+  readonly #publicServer: AnyServer | null;
+  readonly #adminServer: HttpServer | null;
+  #listening: Promise<RelayAddresses> | undefined;
+  #addresses: RelayAddresses | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** Validates `options` (throws `ConfigError`) and opens the store (throws `StoreError`); binds nothing yet. */
+  constructor(options: RelayOptions) {
+    this.config = resolveRelayConfig(options);
+    const { limits, logger, clock } = this.config;
+    this.#logger = logger;
+    this.#db = openStoreDatabase(this.config.dbPath, { logger: logger.child({ component: 'store' }) });
+    try {
+      this.tokens = new TokenStore(this.#db, { clock, logger: logger.child({ component: 'store' }) });
+      this.accessPolicies = new AccessPolicyStore(this.#db, { clock, logger: logger.child({ component: 'store' }) });
+    } catch (err) {
+      this.#db.close();
+      throw err;
+    }
+    this.registry = new AgentRegistry({ replacedSessionGraceMs: limits.replacedSessionGraceMs, logger, clock });
+    this.#gateway = new AgentGateway({
+      tokens: this.tokens,
+      registry: this.registry,
+      rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
+      limits,
+      proxyTrust: this.config.proxyTrust,
+      logger: logger.child({ component: 'gateway' }),
+      clock,
+    });
+    this.#ingress = new PublicIngress({
+      baseDomain: this.config.baseDomain,
+      tokens: this.tokens,
+      policies: this.accessPolicies,
+      accessChecker: new VisitorAccessChecker({ clock, logger: logger.child({ component: 'access' }) }),
+      registry: this.registry,
+      limits,
+      proxyTrust: this.config.proxyTrust,
+      isTls: this.config.tls !== null,
+      logger: logger.child({ component: 'ingress' }),
+      clock,
+    });
+
+    const shared = this.config.publicListen === null;
+    this.#agentServer = this.#createServer();
+    this.#gateway.attach(this.#agentServer, { sharedWithVisitors: shared });
+    if (shared) {
+      this.#attachVisitors(this.#agentServer);
+      this.#publicServer = null;
+    } else {
+      this.#agentServer.on('request', agentListenerRequest);
+      this.#publicServer = this.#createServer();
+      this.#attachVisitors(this.#publicServer);
+    }
+    this.#adminServer = this.config.adminListen === null ? null : createHttpServer((req, res) => this.#admin(req, res));
+  }
+
+  /** The bound addresses, once `listen()` resolved. */
+  get addresses(): RelayAddresses | undefined {
+    return this.#addresses;
+  }
+
+  /** Visitor requests and upgrades in flight. */
+  get inflightRequests(): number {
+    return this.#ingress.inflightCount;
+  }
+
+  /** Binds every listener and starts watching revocations; resolves with the bound addresses. Idempotent. */
+  listen(options: { signal?: AbortSignal } = {}): Promise<RelayAddresses> {
+    throwIfAborted(options.signal);
+    if (this.#closing !== undefined) return Promise.reject(new TunnelError('ERR_RELAY_SHUTTING_DOWN', 'The relay is closed'));
+    this.#listening ??= this.#listen();
+    return this.#listening;
+  }
+
+  async #listen(): Promise<RelayAddresses> {
+    const agent = await bind(this.#agentServer, this.config.agentListen);
+    const pub = this.#publicServer === null ? agent : await bind(this.#publicServer, this.config.publicListen as ListenAddress);
+    const admin = this.#adminServer === null ? undefined : await bind(this.#adminServer, this.config.adminListen as ListenAddress);
+    this.#gateway.startRevocationWatch();
+    const tls = this.config.tls !== null;
+    this.#addresses = {
+      agent,
+      public: pub,
+      ...(admin === undefined ? {} : { admin }),
+      agentUrl: `${tls ? 'wss' : 'ws'}://${agent}${AGENT_CONNECT_PATH}`,
+      publicUrl: `${tls ? 'https' : 'http'}://${pub}`,
+    };
+    this.#logger.info('relay listening', { ...this.#addresses, baseDomain: this.config.baseDomain });
+    return this.#addresses;
+  }
+
+  /**
+   * Graceful shutdown: new visitors and agents are refused (503), every agent
+   * gets GoAway, in-flight requests and upgrades may finish for up to
+   * `graceMs`, then every connection is closed and the store released.
+   * Idempotent: later calls return the same promise.
+   */
+  close(options: RelayCloseOptions = {}): Promise<void> {
+    if (this.#closing === undefined) {
+      const graceMs = requireInt('graceMs', options.graceMs ?? DEFAULT_RELAY_CLOSE_GRACE_MS, 0);
+      this.#closing = this.#close(graceMs);
+    }
+    return this.#closing;
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    const { clock } = this.config;
+    this.#logger.info('relay closing', { graceMs, agents: this.registry.size, inflight: this.#ingress.inflightCount });
+    if (this.#listening !== undefined) await this.#listening.catch(() => undefined);
+    this.#ingress.stopAccepting();
+    this.#gateway.stopAccepting();
+    const servers = this.#servers();
+    const serversClosed = servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())));
+    for (const s of servers) s.closeIdleConnections();
+    this.registry.close();
+
+    const sessions = this.registry.connections().map((c) => c.session.close({ graceMs }));
+    let timer: ReturnType<typeof clock.setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = clock.setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.all([...sessions, this.#ingress.drained()]), grace]);
+    if (timer !== undefined) clock.clearTimeout(timer);
+
+    for (const c of this.registry.connections()) c.session.destroy();
+    this.#ingress.destroyUpgrades();
+    await this.#gateway.close({ graceMs: 0 });
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(serversClosed);
+    this.#db.close();
+    this.#logger.info('relay closed');
+  }
+
+  #servers(): AnyServer[] {
+    const out: AnyServer[] = [this.#agentServer];
+    if (this.#publicServer !== null) out.push(this.#publicServer);
+    if (this.#adminServer !== null) out.push(this.#adminServer);
+    return out;
+  }
+
+  #createServer(): AnyServer {
+    const { limits, tls } = this.config;
+    // No total request time limit (uploads and long polls may take hours); the head must arrive in time.
+    const options = { requestTimeout: 0, headersTimeout: limits.headersTimeoutMs };
+    return tls === null ? createHttpServer(options) : createHttpsServer({ ...options, cert: tls.cert, key: tls.key });
+  }
+
+  #attachVisitors(server: AnyServer): void {
+    server.on('request', this.#ingress.handleRequest);
+    server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+      if (this.#gateway.handles(req) && server === this.#agentServer) return;
+      this.#ingress.handleUpgrade(req, socket, head);
+    });
+  }
+
+  #admin(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: { code: 'method_not_allowed' } });
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const ready = this.#addresses !== undefined && this.#closing === undefined;
+      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', agents: this.registry.size });
+    }
+    json(res, 404, { error: { code: 'not_found' } });
+  }
+}
+
+/** Plain HTTP requests on a dedicated agent listener: only WebSocket upgrades are served there. */
+function agentListenerRequest(req: IncomingMessage, res: ServerResponse): void {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === AGENT_CONNECT_PATH) {
+    json(res, 426, { error: { code: 'upgrade_required', message: 'Agents connect with a WebSocket upgrade' } }, { Upgrade: 'websocket' });
+    return;
+  }
+  json(res, 404, { error: { code: 'not_found' } });
+}
+
+function json(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), 'Cache-Control': 'no-store', ...headers });
+  res.end(payload);
+}
+
+async function bind(server: AnyServer, address: ListenAddress): Promise<string> {
+  server.listen(address.port, address.host);
+  // once() rejects on 'error' (address in use ...).
+  await once(server, 'listening');
+  const bound = server.address() as AddressInfo;
+  return bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+}
