@@ -1,9 +1,12 @@
 /**
  * The session's single writer. Frames written in one tick are coalesced into
  * one transport write (one WebSocket message instead of one per 12-byte
- * header). Data frames wait while the transport is over its high-water mark
- * and resume on `drain`; control frames (window updates, ping ACKs, RST,
- * GoAway) never wait behind them.
+ * header). Data frames enter the transport only while it holds less than
+ * its high-water mark (or 1 MiB, whichever is larger; at least one frame per
+ * write, so large frames still go) and otherwise wait here for `drain`;
+ * control frames (window updates, ping ACKs, RST, GoAway) never wait behind
+ * them, so about 1 MiB plus one frame of data at most is ever ahead of a
+ * control frame (hashicorp `TestSession_PingOfDeath`).
  */
 import type { Writable } from 'node:stream';
 
@@ -14,6 +17,8 @@ interface PendingData {
 }
 
 const COALESCE_COPY_LIMIT_BYTES = 64 * 1024;
+// Below this, transports with a small high-water mark (TCP: 16 KiB) would get one frame per write.
+const MIN_DATA_AHEAD_BYTES = 1024 * 1024;
 
 /** Writes frames to a transport with coalescing and drain-aware data flow. */
 export class FrameWriter {
@@ -23,6 +28,7 @@ export class FrameWriter {
   #batch: Buffer[] = [];
   #batchBytes = 0;
   #batchCallbacks: Array<() => void> = [];
+  #batchHasData = false;
   #flushScheduled = false;
   #blocked = false;
   #pending: PendingData[] = [];
@@ -57,13 +63,8 @@ export class FrameWriter {
    */
   writeData(buffers: Buffer[], bytes: number, callback?: () => void): void {
     if (this.#closed) return;
-    if (this.#blocked || this.#pending.length > 0) {
-      this.#pending.push({ buffers, bytes, callback });
-      return;
-    }
-    for (const b of buffers) this.#append(b);
-    if (callback !== undefined) this.#batchCallbacks.push(callback);
-    this.#scheduleFlush();
+    this.#pending.push({ buffers, bytes, callback });
+    this.#admitPending();
   }
 
   /** Writes whatever is queued now, synchronously. */
@@ -76,6 +77,7 @@ export class FrameWriter {
     this.#batch = [];
     this.#batchBytes = 0;
     this.#batchCallbacks = [];
+    this.#batchHasData = false;
     let ok: boolean;
     if (batch.length === 1) {
       ok = this.#transport.write(batch[0]);
@@ -95,6 +97,7 @@ export class FrameWriter {
       }
     }
     for (const cb of callbacks) cb();
+    this.#admitPending();
   }
 
   /** Drops everything queued; later writes are ignored. */
@@ -104,6 +107,26 @@ export class FrameWriter {
     this.#batchCallbacks = [];
     this.#pending = [];
     this.#transport.off('drain', this.#onDrain);
+  }
+
+  /**
+   * Moves waiting data frames into the next batch while the transport has
+   * room (below the admission limit, counting what the batch already holds).
+   * The first data frame of a batch is always admitted when the transport is
+   * below the mark, so frames larger than the mark still make progress.
+   */
+  #admitPending(): void {
+    if (this.#blocked || this.#closed || this.#pending.length === 0) return;
+    const highWaterMark = Math.max(this.#transport.writableHighWaterMark, MIN_DATA_AHEAD_BYTES);
+    const queued = this.#transport.writableLength;
+    if (queued >= highWaterMark) return;
+    while (this.#pending.length > 0 && (!this.#batchHasData || queued + this.#batchBytes < highWaterMark)) {
+      const p = this.#pending.shift() as PendingData;
+      for (const b of p.buffers) this.#append(b);
+      if (p.callback !== undefined) this.#batchCallbacks.push(p.callback);
+      this.#batchHasData = true;
+    }
+    this.#scheduleFlush();
   }
 
   #append(b: Buffer): void {
@@ -119,16 +142,7 @@ export class FrameWriter {
 
   readonly #onDrain = (): void => {
     this.#blocked = false;
-    while (!this.#blocked && this.#pending.length > 0 && !this.#closed) {
-      // Move pending frames into the batch until one write's worth is queued.
-      let bytes = 0;
-      while (this.#pending.length > 0 && bytes < this.#transport.writableHighWaterMark) {
-        const p = this.#pending.shift() as PendingData;
-        for (const b of p.buffers) this.#append(b);
-        if (p.callback !== undefined) this.#batchCallbacks.push(p.callback);
-        bytes += p.bytes;
-      }
-      this.flush();
-    }
+    this.#admitPending();
+    this.flush();
   };
 }
