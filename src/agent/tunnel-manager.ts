@@ -50,6 +50,7 @@ export class TunnelManager extends EventEmitter {
   #bytesOut = 0;
   #activeStreams = 0;
   #wasOnline = false;
+  #started = false;
   #stopping: Promise<void> | null = null;
 
   /** Builds the client (throws `ConfigError` for bad options); nothing is dialed until `start()`. */
@@ -71,7 +72,8 @@ export class TunnelManager extends EventEmitter {
 
   /** Starts the client; a second call, or one after `stop()`, does nothing. */
   start(): void {
-    if (this.#stopping !== null) return;
+    if (this.#started || this.#stopping !== null) return;
+    this.#started = true;
     this.client.start();
   }
 
