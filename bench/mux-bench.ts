@@ -13,13 +13,14 @@
  *
  * Flags:
  *   --quick           small sizes, one run (CI checks the bench works)
- *   --runs=N          runs per measurement (default 5; quick: 1)
+ *   --runs=N          runs per measurement (default 7; quick: 1)
  *   --only=TEXT       only rows whose title contains TEXT (repeatable)
  *   --systems=a,b     only these systems: raw, ours, libp2p
  *   --profile         run the peers with --cpu-prof into bench/profiles/
  *   --peer-arg=ARG    extra node flag for the peers (repeatable), e.g. --peer-arg=--trace-gc
  */
 import { mkdirSync } from 'node:fs';
+import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine, formatRuns, formatTable, summarise, type FigureUnit, type Measured, type ReportRow } from './bench-report.js';
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
     },
   });
   const quick = values.quick === true;
-  const runs = values.runs !== undefined ? Number.parseInt(values.runs, 10) : quick ? 1 : 5;
+  const runs = values.runs !== undefined ? Number.parseInt(values.runs, 10) : quick ? 1 : 7;
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer (got: ${values.runs})`);
   const systems = new Set((values.systems ?? 'raw,ours,libp2p').split(',').map((s) => s.trim()));
   const only = values.only ?? [];
@@ -204,7 +205,7 @@ async function main(): Promise<void> {
     groups.set(key, [...(groups.get(key) ?? []), m]);
   }
 
-  console.log(`# visiona-tunnel mux benchmark${quick ? ' (--quick)' : ''}\n`);
+  console.log(`# visiona-tunnel mux benchmark${quick ? ' (--quick: sizes too small for meaningful figures; checks that the harness works)' : ''}\n`);
   console.log(describeMachine());
   console.log(`- method: loopback 127.0.0.1, sender and receiver in two separate processes, ${runs} run(s) per figure after one warm-up run, best run shown (median and all runs below); writes of ${CHUNK_BYTES / KIB} KiB\n`);
 
@@ -266,6 +267,17 @@ async function main(): Promise<void> {
     libp2p: measuredOf(row.libp2p, row),
   }));
   console.log(formatTable(reportRows));
+  // The 100-stream row's other possible baseline: the same bytes over one TCP connection.
+  const multiRow = rows.find((r) => r.workload.kind === 'bulk' && r.workload.channels > 1);
+  const singleRaw = rows.find((r) => r.workload.kind === 'bulk' && r.workload.channels === 1 && r.baseline.link === 'tcp');
+  if (multiRow !== undefined && singleRaw !== undefined && multiRow.workload.kind === 'bulk' && singleRaw.workload.kind === 'bulk' && multiRow.workload.totalBytes === singleRaw.workload.totalBytes) {
+    const ours = measuredOf(multiRow.ours, multiRow);
+    const one = measuredOf(singleRaw.baseline, singleRaw);
+    if (ours !== undefined && one !== undefined && !('error' in ours) && !('error' in one)) {
+      console.log(`
+${STREAMS} streams against ONE raw TCP connection moving the same bytes: ${(ours.best / one.best).toFixed(2)}x (best), ${(ours.median / one.median).toFixed(2)}x (median).`);
+    }
+  }
   console.log('\nAll runs:\n');
   const unitOf = (m: Measurement): FigureUnit => (m.workload.kind === 'bulk' ? 'MiB/s' : 'req/s');
   console.log(
@@ -277,7 +289,7 @@ async function main(): Promise<void> {
       })),
     ),
   );
-  console.log(`\nTotal time: ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+  console.log(`\nTotal time: ${((Date.now() - startedMs) / 1000).toFixed(1)} s; load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   // Figures below target are reported, not failed. A run of ours or of a raw
   // baseline that broke is an error; @libp2p/yamux breaking is only reported.
   const failed = [...measurements.values()].some((m) => m.error !== undefined && m.setup.system !== 'libp2p');
