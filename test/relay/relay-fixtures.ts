@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { TunnelClient, type TunnelClientOptions } from '../../src/agent/index.js';
+import { Session, type MuxStream } from '../../src/mux/index.js';
+import { dialWebSocket, type WebSocketDuplex } from '../../src/transport/index.js';
 import { Relay, type RelayAddresses, type RelayOptions } from '../../src/relay/index.js';
 import type { AccessPolicyInput } from '../../src/relay/access/index.js';
 import { createSinkLogger, type LogRecord } from '../../src/shared/logger.js';
@@ -106,7 +108,7 @@ export function patternBytes(offset: number, length: number): Buffer {
  * X-Echo-* headers), `/headers` (JSON), `/status?code=N`, `/hang` (never
  * answers), `/ws` (WebSocket echo). Closed after the test.
  */
-export async function startOrigin(t: Scope): Promise<OriginFixture> {
+export async function startOrigin(t: Scope, name = 'origin'): Promise<OriginFixture> {
   const sockets = new Set<Socket>();
   const closeWaiters: Array<() => void> = [];
   const requests: OriginFixture['requests'] = [];
@@ -116,7 +118,7 @@ export async function startOrigin(t: Scope): Promise<OriginFixture> {
     switch (url.pathname) {
       case '/hello':
         res.writeHead(200, { 'Content-Type': 'text/plain' });
-        res.end('hello from origin\n');
+        res.end(`hello from ${name}\n`);
         return;
       case '/bytes':
         return sendBytes(res, Number(url.searchParams.get('n') ?? '0'), url.searchParams.get('chunked') === '1', req.method === 'HEAD');
@@ -149,6 +151,9 @@ export async function startOrigin(t: Scope): Promise<OriginFixture> {
         res.writeHead(404);
         res.end();
     }
+  });
+  server.on('upgrade', (req: http.IncomingMessage) => {
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
   });
   const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false });
   wss.on('connection', (ws) => {
@@ -399,4 +404,39 @@ export async function startCountingProxy(t: Scope, target: string): Promise<Coun
       return connections.filter((c) => !c.isClosed).length;
     },
   };
+}
+
+/** A minimal agent driven by the test: a yamux client over `dialWebSocket`, answering each stream itself. */
+export interface RawAgent {
+  session: Session;
+  duplex: WebSocketDuplex;
+  /** Requests it received, in order. */
+  requests: string[];
+}
+
+/**
+ * Connects a bare agent (no reconnect) with `token` and answers every
+ * visitor request with `handler` (an in-process HTTP server fed the streams).
+ * Closed after the test.
+ */
+export async function startRawAgent(
+  t: Scope,
+  relayUrl: string,
+  token: string,
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  options: { keepAliveIntervalMs?: number; headers?: Record<string, string> } = {},
+): Promise<RawAgent> {
+  const duplex = await dialWebSocket(`${relayUrl}?token=${encodeURIComponent(token)}`, { headers: options.headers ?? {} });
+  const session = new Session(duplex, { role: 'client', keepAliveIntervalMs: options.keepAliveIntervalMs ?? 0 });
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url ?? '');
+    handler(req, res);
+  });
+  session.on('stream', (stream: MuxStream) => {
+    stream.on('error', () => {});
+    server.emit('connection', stream);
+  });
+  t.after(() => session.destroy());
+  return { session, duplex, requests };
 }
