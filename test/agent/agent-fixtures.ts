@@ -207,3 +207,59 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
   return Buffer.concat(chunks);
 }
+
+/** A finished HTTP exchange. */
+export interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Options of `httpRequest`. */
+export interface HttpRequestOptions {
+  method?: string;
+  headers?: http.OutgoingHttpHeaders;
+  /** Sent with Content-Length, or chunked when `chunked`. */
+  body?: Buffer;
+  /** Send the body with `Transfer-Encoding: chunked`, in 64 KiB writes. */
+  chunked?: boolean;
+}
+
+/** One HTTP/1.1 request on a fresh connection (no pooling, no decompression). */
+export function httpRequest(url: string, options: HttpRequestOptions = {}): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = { ...options.headers };
+    if (options.body !== undefined && !options.chunked) headers['Content-Length'] = options.body.length;
+    if (options.chunked) headers['Transfer-Encoding'] = 'chunked';
+    const req = http.request(url, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    const body = options.body;
+    if (body !== undefined && options.chunked) {
+      for (let off = 0; off < body.length; off += 64 * 1024) req.write(body.subarray(off, off + 64 * 1024));
+      req.end();
+    } else {
+      req.end(body);
+    }
+  });
+}
+
+/** The ref-origin `/bytes` pattern: byte i is i mod 251. */
+export function originPattern(length: number, offset = 0): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) buf[i] = (offset + i) % 251;
+  return buf;
+}
+
+/** Waits until `condition()` holds, polling each turn of the event loop; fails after `timeoutMs` naming `what`. */
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise<void>((resolve) => setTimeout(resolve, 5));
+  }
+}
