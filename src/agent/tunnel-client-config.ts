@@ -37,7 +37,11 @@ export interface TunnelClientOptions {
   keepAliveIntervalMs?: number;
   /** A ping unanswered this long ends the session (default 15000, or interval + 5000 for long intervals). */
   keepAliveTimeoutMs?: number;
-  /** How long `stop()` waits for the WebSocket close handshake before it drops the socket. */
+  /**
+   * How long `stop()` waits for the WebSocket close handshake (our close frame
+   * flushed and answered) before it drops the socket. A transport whose
+   * writes stall is caught by the keepalive timeout: no ping gets through it.
+   */
   writeTimeoutMs?: number;
   /** A session that lived less than this counts as a failed attempt and backs off. */
   stabilityThresholdMs?: number;

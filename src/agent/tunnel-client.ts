@@ -134,14 +134,20 @@ export class TunnelClient {
       await duplex.closeGracefully({ timeoutMs: c.writeTimeoutMs });
       throw toAbortError(signal);
     }
-    const session = new Session(duplex, {
-      role: 'client',
-      maxStreamWindowBytes: c.maxStreamWindowBytes,
-      keepAliveIntervalMs: c.keepAliveIntervalMs,
-      keepAliveTimeoutMs: c.keepAliveTimeoutMs,
-      logger: this.#logger.child({ component: 'mux' }),
-      clock: c.clock,
-    });
+    let session: Session;
+    try {
+      session = new Session(duplex, {
+        role: 'client',
+        maxStreamWindowBytes: c.maxStreamWindowBytes,
+        keepAliveIntervalMs: c.keepAliveIntervalMs,
+        keepAliveTimeoutMs: c.keepAliveTimeoutMs,
+        logger: this.#logger.child({ component: 'mux' }),
+        clock: c.clock,
+      });
+    } catch (err) {
+      duplex.destroy();
+      throw err;
+    }
     session.on('stream', (stream: MuxStream) => this.#onStream(stream));
     this.#session = session;
     this.#logger.info('connected to relay', { url: redactUrl(url) });
