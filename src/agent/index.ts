@@ -36,3 +36,12 @@ export {
 } from './connection-status.js';
 export { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
 export { AGENT_VERSION_HEADER, buildConnectHeaders, buildConnectUrl } from './connect-url.js';
+export { LocalForwarder, type LocalForwarderDeps, type LocalRequestRecord } from './local-forwarder.js';
+export {
+  DEFAULT_LOCAL_FORWARDER_CONFIG,
+  resolveLocalForwarderConfig,
+  type HostHeaderMode,
+  type LocalForwarderConfig,
+  type LocalForwarderOptions,
+} from './local-forwarder-config.js';
+export { LocalServiceError, type LocalServiceErrorCode } from './local-service-error.js';
