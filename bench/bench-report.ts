@@ -72,12 +72,12 @@ function formatNumber(n: number): string {
 function formatFigure(m: Measured): string {
   if (m === undefined) return 'n/a';
   if ('error' in m) return 'error';
-  return formatNumber(m.best);
+  return formatNumber(m.median);
 }
 
 function ratioOf(a: Measured, b: Measured): number | undefined {
-  if (a === undefined || b === undefined || 'error' in a || 'error' in b || b.best === 0) return undefined;
-  return a.best / b.best;
+  if (a === undefined || b === undefined || 'error' in a || 'error' in b || b.median === 0) return undefined;
+  return a.median / b.median;
 }
 
 function verdict(ratio: number | undefined, target: number, strictlyAbove: boolean): string {
@@ -85,7 +85,7 @@ function verdict(ratio: number | undefined, target: number, strictlyAbove: boole
   return (strictlyAbove ? ratio > target : ratio >= target) ? 'PASS' : 'FAIL';
 }
 
-/** The markdown table (best of the runs): ours, the raw baseline, the ratio against its target, and @libp2p/yamux. */
+/** The markdown table (medians of the runs): ours, the raw baseline, the ratio against its target, and @libp2p/yamux. */
 export function formatTable(rows: ReportRow[]): string {
   const lines = [
     '| workload | ours | raw baseline | ours / raw | target | | @libp2p/yamux | ours / libp2p | |',
@@ -129,8 +129,10 @@ export function describeMachine(): string {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { encoding: 'utf8' }).trim();
-    if (dirty !== '') commit += ' (with uncommitted changes in src/ or bench/)';
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src/mux', 'src/transport', 'src/shared', 'bench'], {
+      encoding: 'utf8',
+    }).trim();
+    if (dirty !== '') commit += ' (with uncommitted changes in src/mux, src/transport, src/shared or bench/)';
   } catch {
     // not a git checkout
   }

@@ -5,11 +5,10 @@
  * Two forked peer processes do the work (one receives, one sends), so each end
  * has its own core; this process only coordinates. Every measurement is run
  * `runs` times, interleaved across systems so drift in machine load hits them
- * alike, after one smaller warm-up run. The table shows the BEST run of each
- * figure: on a shared 2-core machine other load only ever slows a run down, so
- * the best run is the closest to what the code can do; the median, every run
- * and the CPU cost of both processes (which load disturbs far less) are
- * printed under the table.
+ * alike, after one smaller warm-up run. The table shows the MEDIAN run of each
+ * figure (a single lucky run on a shared machine cannot make a row pass); the
+ * best run, every run and the CPU cost of both processes (which other load
+ * disturbs far less than wall-clock) are printed under the table.
  *
  * Flags:
  *   --quick           small sizes, one run (CI checks the bench works)
@@ -207,7 +206,7 @@ async function main(): Promise<void> {
 
   console.log(`# visiona-tunnel mux benchmark${quick ? ' (--quick: sizes too small for meaningful figures; checks that the harness works)' : ''}\n`);
   console.log(describeMachine());
-  console.log(`- method: loopback 127.0.0.1, sender and receiver in two separate processes, ${runs} run(s) per figure after one warm-up run, best run shown (median and all runs below); writes of ${CHUNK_BYTES / KIB} KiB\n`);
+  console.log(`- method: loopback 127.0.0.1, sender and receiver in two separate processes, ${runs} run(s) per figure after one warm-up run, median shown (best and all runs below); writes of ${CHUNK_BYTES / KIB} KiB\n`);
 
   const startedMs = Date.now();
   let receiver = new PeerProcess('receiver', execArgv);
