@@ -6,7 +6,7 @@
 import type { Secret } from '../shared/secret.js';
 
 /** Header carrying the agent's version on the upgrade request (optional; the Go relay ignores it). */
-export const AGENT_VERSION_HEADER = 'X-Tunnel-Agent-Version';
+import { AGENT_VERSION_HEADER } from '../http/tunnel-headers.js';
 
 /**
  * `relayUrl` with `token=<token>` as its last query parameter. Any existing

@@ -35,7 +35,7 @@ export {
   type ConnectionStatus,
 } from './connection-status.js';
 export { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
-export { AGENT_VERSION_HEADER, buildConnectHeaders, buildConnectUrl } from './connect-url.js';
+export { buildConnectHeaders, buildConnectUrl } from './connect-url.js';
 export { LocalForwarder, type LocalForwarderDeps, type LocalRequestRecord } from './local-forwarder.js';
 export {
   DEFAULT_LOCAL_FORWARDER_CONFIG,

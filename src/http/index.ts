@@ -43,3 +43,4 @@ export {
   type RouteOptions,
   type RouteRequest,
 } from './route-parser.js';
+export { AGENT_VERSION_HEADER } from './tunnel-headers.js';

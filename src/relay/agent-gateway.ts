@@ -6,6 +6,7 @@
  * Revoking a token ends its live session within a second, whether the
  * revocation happened in this process or in another one (the CLI).
  */
+import { AGENT_VERSION_HEADER } from '../http/tunnel-headers.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { Session } from '../mux/index.js';
@@ -22,9 +23,6 @@ import type { TokenRevocation, TokenStore } from './store/token-store.js';
 
 /** The path agents connect to. */
 export const AGENT_CONNECT_PATH = '/tunnel/connect';
-
-/** Request header where an agent may announce its version (optional; the Go client sends none). */
-export const AGENT_VERSION_HEADER = 'x-tunnel-agent-version';
 
 /** Longest agent version string kept, in characters. */
 const MAX_AGENT_VERSION_LENGTH = 64;
@@ -243,7 +241,7 @@ function tokenOf(req: IncomingMessage): string | undefined {
 }
 
 function versionOf(req: IncomingMessage): string | undefined {
-  const value = req.headers[AGENT_VERSION_HEADER];
+  const value = req.headers[AGENT_VERSION_HEADER.toLowerCase()];
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim().slice(0, MAX_AGENT_VERSION_LENGTH);
   return /^[\x20-\x7e]+$/.test(trimmed) ? trimmed : undefined;

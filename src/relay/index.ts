@@ -20,7 +20,6 @@ export {
 export { AgentConnection, AgentRegistry, type AgentConnectionInit, type AgentRegistryOptions } from './agent-registry.js';
 export {
   AGENT_CONNECT_PATH,
-  AGENT_VERSION_HEADER,
   AgentGateway,
   type AgentAuthContext,
   type AgentGatewayAttachOptions,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveTunnelClientConfig, DEFAULT_TUNNEL_CLIENT_CONFIG, type TunnelClientOptions } from '../../src/agent/tunnel-client-config.js';
-import { buildConnectHeaders, buildConnectUrl, AGENT_VERSION_HEADER } from '../../src/agent/connect-url.js';
+import { buildConnectHeaders, buildConnectUrl } from '../../src/agent/connect-url.js';
+import { AGENT_VERSION_HEADER } from '../../src/http/tunnel-headers.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { Secret } from '../../src/shared/secret.js';
 

@@ -1,0 +1,78 @@
+/**
+ * What every command gets: its arguments, the environment, output streams,
+ * and the one AbortController of the process (SIGINT/SIGTERM).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { TunnelError } from '../shared/errors.js';
+
+/** Exit codes, documented in `visiona-tunnel --help` and docs/. */
+export const ExitCode = {
+  Ok: 0,
+  /** A runtime failure (listener could not bind, store unreadable ...). */
+  Failure: 1,
+  /** Bad command line or configuration. */
+  Usage: 2,
+} as const;
+
+/** The process around a command; tests pass their own. */
+export interface CliContext {
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Aborted on SIGINT/SIGTERM: long-running commands stop gracefully. */
+  signal: AbortSignal;
+  /** True when stderr is a terminal (pretty logs, live panel). */
+  isTty: boolean;
+}
+
+/** A bad command line: printed with the command's usage, exit code 2. */
+export class UsageError extends TunnelError {
+  constructor(message: string) {
+    super('ERR_CONFIG_INVALID', message);
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parses `args` for one command. Each option may also come from the
+ * environment as `VISIONA_TUNNEL_<NAME>` (flags win over the environment).
+ */
+export function parseCommandArgs<O extends Options>(
+  args: string[],
+  options: O,
+  env: NodeJS.ProcessEnv,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  for (const [name, spec] of Object.entries(options)) {
+    if (values[name] !== undefined) continue;
+    const fromEnv = env[envName(name)];
+    if (fromEnv === undefined || fromEnv === '') continue;
+    values[name] = spec.type === 'boolean' ? /^(1|true|yes|on)$/i.test(fromEnv) : fromEnv;
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+/** `agent-listen` -> `VISIONA_TUNNEL_AGENT_LISTEN`. */
+export function envName(flag: string): string {
+  return `VISIONA_TUNNEL_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** A required string option, or a UsageError naming the flag. */
+export function requireFlag(values: Record<string, string | boolean | undefined>, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required (or ${envName(name)})`);
+  return v;
+}
+
+/** Resolves when `signal` aborts. */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}

@@ -1,0 +1,89 @@
+/**
+ * The `visiona-tunnel` command: dispatches to a subcommand, owns the one
+ * AbortController of the process (SIGINT/SIGTERM), picks the log sink, and
+ * maps errors to exit codes.
+ */
+import { TunnelError } from '../shared/errors.js';
+import { ExitCode, type CliContext, UsageError } from './cli-context.js';
+import { accessCommand } from './commands/access.js';
+import { agentCommand } from './commands/agent.js';
+import { demoCommand } from './commands/demo.js';
+import { relayCommand } from './commands/relay.js';
+import { tokenCommand } from './commands/token.js';
+import { createCliLogger, LOG_LEVELS, type LogLevel } from './log-sink.js';
+
+export const MAIN_HELP = `visiona-tunnel: a reverse tunnel for edge devices.
+
+Usage:
+  visiona-tunnel demo                          relay + agent + a local web app, prints a visitor URL
+  visiona-tunnel relay --agent-listen ... --domain ... --db ...
+  visiona-tunnel agent --relay ws(s)://.../tunnel/connect --local HOST:PORT --token-file FILE
+  visiona-tunnel token create|list|revoke ...
+  visiona-tunnel access set|show AGENT ...
+  visiona-tunnel COMMAND --help                details and examples
+
+Environment: every flag may be given as VISIONA_TUNNEL_<FLAG> (flags win);
+VISIONA_TUNNEL_LOG_LEVEL=debug|info|warn|error, VISIONA_TUNNEL_LOG_FORMAT=json|pretty.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration.
+`;
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[], context?: Partial<CliContext>): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  const ownSignals = context?.signal === undefined;
+  if (ownSignals) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  const ctx: CliContext = {
+    env: context?.env ?? process.env,
+    stdout: context?.stdout ?? ((t) => process.stdout.write(t)),
+    stderr: context?.stderr ?? ((t) => process.stderr.write(t)),
+    signal: context?.signal ?? controller.signal,
+    isTty: context?.isTty ?? process.stderr.isTTY === true,
+  };
+  const level = ctx.env.VISIONA_TUNNEL_LOG_LEVEL as LogLevel | undefined;
+  const format = ctx.env.VISIONA_TUNNEL_LOG_FORMAT;
+  const logger = createCliLogger({
+    level: level !== undefined && (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info',
+    format: format === 'json' || format === 'pretty' ? format : ctx.isTty ? 'pretty' : 'json',
+    write: (line) => ctx.stderr(line + '\n'),
+  });
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'demo':
+        return await demoCommand(rest, ctx, logger);
+      case 'relay':
+        return await relayCommand(rest, ctx, logger);
+      case 'agent':
+        return await agentCommand(rest, ctx, logger);
+      case 'token':
+        return await tokenCommand(rest, ctx);
+      case 'access':
+        return await accessCommand(rest, ctx);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        ctx.stdout(MAIN_HELP);
+        return command === undefined ? ExitCode.Usage : ExitCode.Ok;
+      default:
+        throw new UsageError(`unknown command: ${command}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err instanceof TunnelError && err.code === 'ERR_CONFIG_INVALID')) {
+      ctx.stderr(`visiona-tunnel: ${err.message}\nRun 'visiona-tunnel ${command ?? ''} --help' for usage.\n`);
+      return ExitCode.Usage;
+    }
+    ctx.stderr(`visiona-tunnel: ${err instanceof Error ? err.message : String(err)}\n`);
+    return ExitCode.Failure;
+  } finally {
+    if (ownSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
