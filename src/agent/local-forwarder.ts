@@ -1,0 +1,514 @@
+/**
+ * The agent's per-stream forwarder: each tunnel stream carries exactly one
+ * HTTP/1.1 exchange, which is parsed by Node's own parser (the stream is
+ * handed to an internal `http.Server`), sent to the local service through a
+ * keep-alive pool, and answered on the stream, which is then ended (FIN).
+ * Upgrades (any protocol) are piped raw to a new local TCP connection.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isUpgradeRequest, removeHopByHopRawHeaders, writeRawResponse } from '../http/index.js';
+import { systemClock, monotonicMs, type Clock, type TimerHandle } from '../shared/clock.js';
+import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
+import { noopLogger, type Logger } from '../shared/logger.js';
+import {
+  resolveLocalForwarderConfig,
+  type LocalForwarderConfig,
+  type LocalForwarderOptions,
+} from './local-forwarder-config.js';
+import { localLookup } from './local-lookup.js';
+import { buildRequestHead, rawHeaderPairs, rewriteHostHeader } from './local-request-head.js';
+import {
+  LOCAL_ERROR_MESSAGES,
+  LocalServiceError,
+  classifyLocalError,
+  type LocalServiceErrorCode,
+} from './local-service-error.js';
+import { pipeUpgrade } from './local-upgrade-pipe.js';
+
+/**
+ * One finished exchange, for the status panel and metrics. (A type alias, not
+ * an interface, so it is assignable to `Record<string, unknown>`.)
+ */
+export type LocalRequestRecord = {
+  method: string;
+  /** The request target as received (path and query). */
+  path: string;
+  /** Status sent to the relay (for upgrades, the local service's status line; 0 when none was seen). */
+  status: number;
+  durationMs: number;
+  /** Body bytes from the stream to the local service (for upgrades, every byte after the head). */
+  bytesIn: number;
+  /** Body bytes from the local service to the stream (for upgrades, every byte). */
+  bytesOut: number;
+  upgrade: boolean;
+  /** Set when the exchange failed: a local-service code, or `ERR_ABORTED` when the stream went away first. */
+  error?: TunnelErrorCode;
+};
+
+/** Construction options: the config fields plus injected dependencies. */
+export interface LocalForwarderDeps extends LocalForwarderOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Called once per finished exchange; must not throw (errors are logged and ignored). */
+  onRequest?: (record: LocalRequestRecord) => void;
+}
+
+/** Per-stream state. */
+interface Exchange {
+  readonly stream: Duplex;
+  readonly startedMs: number;
+  started: boolean;
+  done: boolean;
+  method: string;
+  path: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  upgrade: boolean;
+  retried: boolean;
+  localReq?: http.ClientRequest;
+  /** The raw local connection of an upgrade (pooled connections belong to their request). */
+  upgradeSocket?: net.Socket;
+  connectTimer?: TimerHandle;
+}
+
+/** Methods safe to resend when a pooled connection turns out to be dead. */
+const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/**
+ * Serves one HTTP/1.1 exchange per tunnel stream against the local service.
+ * Local failures before the response head give `502` with
+ * `X-Tunnel-Error: ERR_AGENT_LOCAL_*`; after it, the stream is destroyed
+ * (RST) so a cut body never looks complete. A stream destroyed by the relay
+ * aborts the local request and discards its connection.
+ */
+export class LocalForwarder {
+  readonly config: Readonly<LocalForwarderConfig>;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #onRecord: ((record: LocalRequestRecord) => void) | undefined;
+  readonly #server: http.Server;
+  readonly #agent: http.Agent;
+  readonly #hostValue: string | undefined;
+  readonly #exchanges = new Map<Duplex, Exchange>();
+  readonly #localSockets = new Set<net.Socket>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: LocalForwarderDeps) {
+    this.config = resolveLocalForwarderConfig(options);
+    this.#logger = options.logger ?? noopLogger;
+    this.#clock = options.clock ?? systemClock;
+    this.#onRecord = options.onRequest;
+    const mode = this.config.hostHeader;
+    this.#hostValue = mode === 'preserve' ? undefined : mode === 'local' ? this.config.localAddr : mode;
+    this.#agent = new http.Agent({
+      keepAlive: true,
+      maxSockets: this.config.maxSockets,
+      maxFreeSockets: this.config.maxFreeSockets,
+    });
+    this.#server = http.createServer({ requireHostHeader: false });
+    // One exchange per stream, of any length: no server-side timeouts (the
+    // relay owns visitor timeouts) and no keep-alive.
+    this.#server.timeout = 0;
+    this.#server.requestTimeout = 0;
+    this.#server.headersTimeout = 0;
+    this.#server.keepAliveTimeout = 0;
+    this.#server.maxRequestsPerSocket = 1;
+    // The relay may FIN its side right after the request (the Go relay may):
+    // keep answering instead of ending the stream (Node's default).
+    (this.#server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    this.#server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.#onRequest(req, res));
+    this.#server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#onUpgrade(req, socket, head),
+    );
+    this.#server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+      writeRawResponse(socket, { status: 405, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'CONNECT is not supported\n' });
+    });
+    this.#server.on('clientError', (err: Error, socket: Duplex) => this.#onClientError(err, socket));
+  }
+
+  /** Streams currently being served (exchanges not yet finished). */
+  get activeCount(): number {
+    return this.#exchanges.size;
+  }
+
+  /** Open TCP connections to the local service, pooled idle ones included. */
+  get localSocketCount(): number {
+    return this.#localSockets.size;
+  }
+
+  /**
+   * Serves exactly one HTTP/1.1 exchange on `stream` (a mux stream, or any
+   * `allowHalfOpen` Duplex), then ends it. After `close()`, destroys it.
+   */
+  handle(stream: Duplex): void {
+    if (this.#closing !== undefined) {
+      stream.destroy();
+      return;
+    }
+    const ex: Exchange = {
+      stream,
+      startedMs: monotonicMs(),
+      started: false,
+      done: false,
+      method: '',
+      path: '',
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      upgrade: false,
+      retried: false,
+    };
+    this.#exchanges.set(stream, ex);
+    // A reset stream emits 'error'; without a listener that would crash.
+    stream.on('error', (err: Error) => this.#logger.debug('tunnel stream error', { err: err.message }));
+    stream.once('close', () => this.#onStreamClose(ex));
+    this.#server.emit('connection', stream);
+  }
+
+  /**
+   * Destroys every active stream, every local connection and the pool;
+   * resolves once all local connections are closed. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    const sockets = [...this.#localSockets];
+    const closed = Promise.all(
+      sockets.map((s) => (s.closed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve())))),
+    ).then(() => undefined);
+    for (const ex of [...this.#exchanges.values()]) {
+      this.#finish(ex, 'ERR_ABORTED');
+      ex.stream.destroy();
+    }
+    for (const s of sockets) s.destroy();
+    this.#agent.destroy();
+    this.#closing = closed;
+    return closed;
+  }
+
+  #trackSocket(socket: net.Socket): void {
+    if (this.#localSockets.has(socket)) return;
+    this.#localSockets.add(socket);
+    socket.once('close', () => this.#localSockets.delete(socket));
+  }
+
+  #startConnectTimer(ex: Exchange, socket: net.Socket, onTimeout: (err: LocalServiceError) => void): void {
+    if (!socket.connecting) return;
+    const timeoutMs = this.config.connectTimeoutMs;
+    const timer = this.#clock.setTimeout(() => {
+      if (ex.connectTimer !== timer) return;
+      ex.connectTimer = undefined;
+      if (!socket.connecting) return;
+      onTimeout(
+        new LocalServiceError(
+          'ERR_AGENT_LOCAL_TIMEOUT',
+          `Connect to the local service timed out (timeout: ${timeoutMs}ms, address: ${this.config.localAddr})`,
+        ),
+      );
+    }, timeoutMs);
+    ex.connectTimer = timer;
+    socket.once('connect', () => this.#clearConnectTimer(ex));
+  }
+
+  #clearConnectTimer(ex: Exchange): void {
+    if (ex.connectTimer === undefined) return;
+    this.#clock.clearTimeout(ex.connectTimer);
+    ex.connectTimer = undefined;
+  }
+
+  #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const ex = this.#exchanges.get(req.socket);
+    if (ex === undefined || ex.started || ex.done) {
+      res.destroy();
+      return;
+    }
+    ex.started = true;
+    ex.method = req.method ?? 'GET';
+    ex.path = req.url ?? '/';
+    res.shouldKeepAlive = false;
+    // The local service's Date passes through; Node must not add a second one.
+    res.sendDate = false;
+    req.on('data', (chunk: Buffer) => {
+      ex.bytesIn += chunk.length;
+    });
+    this.#sendLocal(ex, req, res, true);
+  }
+
+  #sendLocal(ex: Exchange, req: http.IncomingMessage, res: http.ServerResponse, pipeBody: boolean): void {
+    const headers = rewriteHostHeader(removeHopByHopRawHeaders(req.rawHeaders), this.#hostValue);
+    // Keep the request's framing: Node's client would send a chunked body of
+    // a GET unframed, and a Content-Length body is already described.
+    if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');
+    let localReq: http.ClientRequest;
+    try {
+      localReq = http.request({
+        host: this.config.localHost,
+        port: this.config.localPort,
+        method: ex.method,
+        path: ex.path,
+        headers,
+        agent: this.#agent,
+        lookup: localLookup,
+        autoSelectFamily: true,
+      } as http.RequestOptions);
+    } catch (err) {
+      this.#logger.warn('request cannot be forwarded', { err: (err as Error).message });
+      ex.status = 400;
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Bad Request\n');
+      res.once('finish', () => this.#endStream(ex));
+      return;
+    }
+    ex.localReq = localReq;
+    localReq.on('socket', (socket: net.Socket) => {
+      this.#trackSocket(socket);
+      if (ex.localReq !== localReq) return;
+      this.#startConnectTimer(ex, socket, (err) => localReq.destroy(err));
+    });
+    localReq.on('error', (err: Error) => this.#onLocalError(ex, req, res, localReq, err));
+    localReq.on('response', (localRes: http.IncomingMessage) => this.#onLocalResponse(ex, res, localReq, localRes));
+    if (ex.done) {
+      localReq.destroy();
+      return;
+    }
+    if (!pipeBody) {
+      localReq.end();
+      return;
+    }
+    req.once('end', () => {
+      if (req.rawTrailers.length > 0 && ex.localReq === localReq) localReq.addTrailers(rawHeaderPairs(req.rawTrailers));
+    });
+    // Not pipeline(): on a local failure it would destroy `req`, and with it
+    // the stream, before the 502 could be written. pipe() only unpipes.
+    req.pipe(localReq);
+  }
+
+  #onLocalError(
+    ex: Exchange,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    localReq: http.ClientRequest,
+    err: Error,
+  ): void {
+    if (ex.localReq !== localReq) return;
+    this.#clearConnectTimer(ex);
+    if (ex.done) return;
+    const code = classifyLocalError(err);
+    if (
+      !res.headersSent &&
+      localReq.reusedSocket &&
+      code === 'ERR_AGENT_LOCAL_RESET' &&
+      !ex.retried &&
+      RETRYABLE_METHODS.has(ex.method) &&
+      req.readableEnded &&
+      ex.bytesIn === 0
+    ) {
+      // A pooled connection the local service had already closed: resend once
+      // on a fresh one, as Go's transport does for idempotent requests.
+      ex.retried = true;
+      this.#logger.debug('pooled local connection was closed; retrying', { method: ex.method });
+      this.#sendLocal(ex, req, res, false);
+      return;
+    }
+    if (res.headersSent) {
+      this.#logger.warn('local service failed mid-response', { code, err: err.message });
+      this.#abortStream(ex, code, err);
+      return;
+    }
+    this.#logger.warn('local service unreachable', { code, err: err.message, localAddr: this.config.localAddr });
+    req.unpipe(localReq);
+    req.resume();
+    this.#respondBadGateway(ex, res, code);
+  }
+
+  #respondBadGateway(ex: Exchange, res: http.ServerResponse, code: LocalServiceErrorCode): void {
+    ex.status = 502;
+    const body = `${LOCAL_ERROR_MESSAGES[code]}\n`;
+    res.writeHead(502, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store',
+      'X-Tunnel-Error': code,
+    });
+    res.end(body);
+    res.once('finish', () => this.#endStream(ex, code));
+  }
+
+  #onLocalResponse(
+    ex: Exchange,
+    res: http.ServerResponse,
+    localReq: http.ClientRequest,
+    localRes: http.IncomingMessage,
+  ): void {
+    if (ex.localReq !== localReq || ex.done) {
+      localReq.destroy();
+      return;
+    }
+    ex.status = localRes.statusCode ?? 502;
+    try {
+      res.writeHead(ex.status, localRes.statusMessage, removeHopByHopRawHeaders(localRes.rawHeaders));
+    } catch (err) {
+      this.#logger.warn('local response cannot be forwarded', { err: (err as Error).message });
+      localReq.destroy();
+      this.#respondBadGateway(ex, res, 'ERR_AGENT_LOCAL_UNREACHABLE');
+      return;
+    }
+    localRes.on('data', (chunk: Buffer) => {
+      ex.bytesOut += chunk.length;
+    });
+    localRes.once('end', () => {
+      if (localRes.rawTrailers.length > 0) res.addTrailers(rawHeaderPairs(localRes.rawTrailers));
+    });
+    pipeline(localRes, res).then(
+      () => this.#endStream(ex),
+      (err: unknown) => {
+        if (ex.done) return;
+        const code = classifyLocalError(err);
+        this.#logger.warn('local response cut', { code, err: (err as Error).message });
+        localReq.destroy();
+        this.#abortStream(ex, code, err);
+      },
+    );
+  }
+
+  #onUpgrade(req: http.IncomingMessage, stream: Duplex, head: Buffer): void {
+    const ex = this.#exchanges.get(stream);
+    if (ex === undefined || ex.started || ex.done) {
+      stream.destroy();
+      return;
+    }
+    ex.started = true;
+    ex.upgrade = true;
+    ex.method = req.method ?? 'GET';
+    ex.path = req.url ?? '/';
+    if (!isUpgradeRequest(req.headers)) {
+      this.#logger.debug('parser upgrade without Connection: upgrade; piping raw', { path: ex.path });
+    }
+    const requestHead = buildRequestHead(req, rewriteHostHeader(req.rawHeaders, this.#hostValue));
+    const local = net.connect({
+      host: this.config.localHost,
+      port: this.config.localPort,
+      lookup: localLookup,
+      autoSelectFamily: true,
+      allowHalfOpen: true,
+    });
+    ex.upgradeSocket = local;
+    this.#trackSocket(local);
+    this.#startConnectTimer(ex, local, (err) => local.destroy(err));
+    let connected = false;
+    local.on('error', (err: Error) => {
+      this.#clearConnectTimer(ex);
+      if (connected || ex.done) return;
+      const code = classifyLocalError(err);
+      this.#logger.warn('local service unreachable for an upgrade', { code, err: err.message });
+      ex.status = 502;
+      writeRawResponse(stream, {
+        status: 502,
+        headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Tunnel-Error': code },
+        body: `${LOCAL_ERROR_MESSAGES[code]}\n`,
+      });
+      this.#finish(ex, code);
+    });
+    local.once('connect', () => {
+      connected = true;
+      if (ex.done) {
+        local.destroy();
+        return;
+      }
+      local.write(requestHead);
+      if (head.length > 0) {
+        ex.bytesIn += head.length;
+        local.write(head);
+      }
+      local.once('data', (chunk: Buffer) => {
+        const m = /^HTTP\/\d\.\d (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
+        if (m !== null) ex.status = Number(m[1]);
+      });
+      pipeUpgrade(stream, local, {
+        onBytesIn: (n) => (ex.bytesIn += n),
+        onBytesOut: (n) => (ex.bytesOut += n),
+      }).then(
+        () => this.#finish(ex),
+        (err: unknown) => {
+          if (ex.done) return;
+          const code = err instanceof TunnelError ? err.code : classifyLocalError(err);
+          this.#logger.debug('upgraded exchange failed', { code, err: (err as Error).message });
+          this.#finish(ex, code);
+        },
+      );
+    });
+  }
+
+  #onClientError(err: Error, socket: Duplex): void {
+    const ex = this.#exchanges.get(socket);
+    const parseError = typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).code?.startsWith('HPE_');
+    if (ex !== undefined && !ex.started && !ex.done && parseError) {
+      ex.status = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      this.#logger.debug('malformed request on a tunnel stream', { err: err.message });
+      writeRawResponse(socket, { status: ex.status, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Bad Request\n' });
+      this.#finish(ex);
+      return;
+    }
+    socket.destroy();
+  }
+
+  /**
+   * The stream closed: an exchange not finished by then was cut short (the
+   * relay reset the stream, the visitor went away), except an upgrade whose
+   * two directions both ended cleanly.
+   */
+  #onStreamClose(ex: Exchange): void {
+    if (ex.done) return;
+    const { stream } = ex;
+    const clean = ex.upgrade && stream.errored === null && stream.readableEnded && stream.writableFinished;
+    this.#finish(ex, clean ? undefined : 'ERR_ABORTED');
+  }
+
+  /** The response went out complete: FIN the stream and record the exchange. */
+  #endStream(ex: Exchange, error?: TunnelErrorCode): void {
+    const { stream } = ex;
+    if (!stream.destroyed && !stream.writableEnded) stream.end();
+    this.#finish(ex, error);
+  }
+
+  /** The response cannot complete: destroy the stream (RST on a mux stream). */
+  #abortStream(ex: Exchange, code: TunnelErrorCode, cause: unknown): void {
+    this.#finish(ex, code);
+    ex.stream.destroy(new TunnelError(code, 'The local service failed mid-response', { cause }));
+  }
+
+  /** Records the exchange once and forgets it; `error` is ignored after a clean finish. */
+  #finish(ex: Exchange, error?: TunnelErrorCode): void {
+    if (ex.done) return;
+    ex.done = true;
+    this.#clearConnectTimer(ex);
+    this.#exchanges.delete(ex.stream);
+    if (error === 'ERR_ABORTED') {
+      // Destroying the request destroys its connection instead of pooling it;
+      // after a complete response it is a no-op (the connection is pooled).
+      ex.localReq?.destroy();
+      ex.upgradeSocket?.destroy();
+    }
+    if (!ex.started && error === 'ERR_ABORTED') return;
+    const record: LocalRequestRecord = {
+      method: ex.method,
+      path: ex.path,
+      status: ex.status,
+      durationMs: monotonicMs() - ex.startedMs,
+      bytesIn: ex.bytesIn,
+      bytesOut: ex.bytesOut,
+      upgrade: ex.upgrade,
+    };
+    if (error !== undefined) record.error = error;
+    this.#logger.debug('exchange finished', { ...record });
+    if (this.#onRecord === undefined) return;
+    try {
+      this.#onRecord(record);
+    } catch (err) {
+      this.#logger.warn('onRequest callback threw', { err: err instanceof Error ? err.message : String(err) });
+    }
+  }
+}
