@@ -75,9 +75,15 @@ function formatFigure(m: Measured): string {
   return formatNumber(m.median);
 }
 
-function ratioOf(a: Measured, b: Measured): number | undefined {
+/**
+ * `a` against `b`: the median of the per-round ratios when both have the same
+ * rounds (runs interleaved, so each pair ran back to back under the same
+ * machine load), else the ratio of the medians.
+ */
+export function ratioOf(a: Measured, b: Measured): number | undefined {
   if (a === undefined || b === undefined || 'error' in a || 'error' in b || b.median === 0) return undefined;
-  return a.median / b.median;
+  if (a.runs.length !== b.runs.length || b.runs.some((v) => v === 0)) return a.median / b.median;
+  return median(a.runs.map((v, i) => v / (b.runs[i] as number)));
 }
 
 function verdict(ratio: number | undefined, target: number, strictlyAbove: boolean): string {
@@ -85,7 +91,7 @@ function verdict(ratio: number | undefined, target: number, strictlyAbove: boole
   return (strictlyAbove ? ratio > target : ratio >= target) ? 'PASS' : 'FAIL';
 }
 
-/** The markdown table (medians of the runs): ours, the raw baseline, the ratio against its target, and @libp2p/yamux. */
+/** The markdown table (medians of the runs; ratios are medians of per-round ratios): ours, the raw baseline, the ratio against its target, and @libp2p/yamux. */
 export function formatTable(rows: ReportRow[]): string {
   const lines = [
     '| workload | ours | raw baseline | ours / raw | target | | @libp2p/yamux | ours / libp2p | |',
