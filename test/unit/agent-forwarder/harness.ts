@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { LocalForwarder, type LocalForwarderDeps, type LocalRequestRecord } from '../../../src/agent/local-forwarder.js';
 
@@ -180,7 +181,7 @@ export function waitFor(condition: () => boolean, what: string, limitMs = 5000):
 }
 
 /** Resolves when `socket` has closed (never rejects, unlike `once(socket, 'close')` on an 'error'). */
-export function closed(socket: net.Socket): Promise<void> {
+export function closed(socket: Duplex): Promise<void> {
   return new Promise((resolve) => {
     if (socket.closed) resolve();
     else socket.once('close', () => resolve());
