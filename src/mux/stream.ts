@@ -37,6 +37,8 @@ export class MuxStream extends Duplex {
   /** Received bytes not yet handed to the readable side (Node asked for none). */
   #inQueue: Buffer[] = [];
   #inQueueBytes = 0;
+  /** Charged to the receive window by a Data header but not arrived yet (the rest of the current frame). */
+  #frameBytesDue = 0;
   #readRequested = false;
   #creditCheckScheduled = false;
   #outBuffers: Buffer[] = [];
@@ -91,10 +93,12 @@ export class MuxStream extends Duplex {
       );
     }
     this.#recvWindowBytes -= lengthBytes;
+    this.#frameBytesDue += lengthBytes;
   }
 
   /** @internal Payload bytes for this stream. */
   receiveData(chunk: Buffer): void {
+    this.#frameBytesDue -= chunk.length;
     if (this.#finReceived || this.destroyed) return;
     if (this.#readRequested && this.#inQueue.length === 0) {
       this.#readRequested = this.push(chunk);
@@ -248,7 +252,7 @@ export class MuxStream extends Duplex {
   #maybeSendWindowUpdate(): void {
     if (this.#finReceived || this.#resetDone) return;
     const max = this.#host.maxStreamWindowBytes;
-    const deltaBytes = max - this.#inQueueBytes - this.readableLength - this.#recvWindowBytes;
+    const deltaBytes = max - this.#frameBytesDue - this.#inQueueBytes - this.readableLength - this.#recvWindowBytes;
     if (deltaBytes < max / 2) return;
     this.#recvWindowBytes += deltaBytes;
     this.#host.writeControl(encodeHeader(FrameType.WindowUpdate, 0, this.id, deltaBytes));
