@@ -3,7 +3,7 @@
  * as given, and records every frame the session under test sends back.
  */
 import type { Duplex } from 'node:stream';
-import { FrameDecoder, FrameType, encodeHeader, type FrameHeader } from '../../src/mux/index.js';
+import { Flag, FrameDecoder, FrameType, encodeHeader, type FrameHeader } from '../../src/mux/index.js';
 import { waitFor } from './mux-sessions.js';
 
 /** A frame the session sent, with its Data payload (empty for other types). */
@@ -23,6 +23,7 @@ export function frameBytes(type: number, flags: number, streamId: number, length
 export class RawPeer {
   readonly frames: RecordedFrame[] = [];
   #ended = false;
+  #nextPing = 0x5eed;
   readonly #transport: Duplex;
 
   constructor(transport: Duplex) {
@@ -72,6 +73,19 @@ export class RawPeer {
   async waitForFrame(predicate: (f: RecordedFrame) => boolean, what: string): Promise<RecordedFrame> {
     await waitFor(() => this.frames.some(predicate), what);
     return this.frames.find(predicate) as RecordedFrame;
+  }
+
+  /**
+   * Sends a ping and waits for its ACK (or the end of the transport): every
+   * byte written before it has then been processed by the session.
+   */
+  async roundTrip(): Promise<void> {
+    const opaque = this.#nextPing++;
+    this.send(FrameType.Ping, Flag.SYN, 0, opaque);
+    await waitFor(
+      () => this.#ended || this.frames.some((f) => f.header.type === FrameType.Ping && (f.header.flags & Flag.ACK) !== 0 && f.header.length === opaque),
+      `the ACK of ping ${opaque}`,
+    );
   }
 
   /** Waits for the session's GoAway and returns its code. */

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Flag, FrameType, type MuxStream } from '../../src/mux/index.js';
+import { Flag, FrameType, Session, type MuxStream } from '../../src/mux/index.js';
 import { forEachConnType } from '../helpers/mux-conn-types.js';
-import { RawPeer } from '../helpers/mux-raw-peer.js';
+import { RawPeer, frameBytes } from '../helpers/mux-raw-peer.js';
 import { byteLength, createSessionPair, drainSync, leaveOpen, patternBytes, readAll, waitFor } from '../helpers/mux-sessions.js';
 
 /** Writes `data` in `chunkBytes` pieces, honouring write() === false, then ends. Returns how far it got. */
@@ -76,6 +76,40 @@ forEachConnType((connType) => {
         assert.ok(received.equals(data), 'once resumed, every byte arrives intact and in order');
       });
     }
+
+    it('grants no credit for a frame that arrives in pieces until its bytes are read', async (t) => {
+      const link = await connType.connect();
+      const server = new Session(link.b, { role: 'server', keepAliveIntervalMs: 0 });
+      t.after(async () => {
+        server.destroy();
+        await link.close();
+      });
+      let inbound: MuxStream | undefined;
+      server.on('stream', (s: MuxStream) => {
+        leaveOpen(s);
+        inbound = s;
+      });
+      const peer = new RawPeer(link.a);
+      peer.send(FrameType.WindowUpdate, Flag.SYN, 1, 0);
+      await waitFor(() => inbound !== undefined, 'the stream to open');
+      // The session's own 'data' listener runs first: once a piece is counted here, the session has seen it.
+      let arrivedAtServer = 0;
+      link.b.on('data', (c: Buffer) => (arrivedAtServer += c.length));
+      const payload = patternBytes(200_000, 21);
+      const frame = frameBytes(FrameType.Data, 0, 1, payload.length, payload);
+      for (let offset = 0; offset < frame.length; offset += 10_000) {
+        peer.sendBytes(frame.subarray(offset, offset + 10_000));
+        await waitFor(() => arrivedAtServer === Math.min(offset + 10_000, frame.length), 'the piece to reach the server');
+      }
+      await peer.roundTrip();
+      const credit = (): number =>
+        peer.frames.filter((f) => f.header.type === FrameType.WindowUpdate && f.header.streamId === 1).reduce((n, f) => n + f.header.length, 0);
+      assert.equal(credit(), 0, 'no window update while the frame arrives and nobody reads');
+      const held = drainSync(inbound as MuxStream);
+      assert.ok(Buffer.concat(held).equals(payload), 'the receiver holds the whole frame');
+      await waitFor(() => credit() === payload.length, 'credit for the bytes just read');
+      assert.equal(credit(), payload.length, 'credit equals what was read, no more');
+    });
 
     it('sends ping ACKs and window updates ahead of data waiting for the transport to drain', async (t) => {
       const bigWindowBytes = 4 * 1024 * 1024;
