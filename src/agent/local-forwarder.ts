@@ -238,7 +238,7 @@ export class LocalForwarder {
   }
 
   #sendLocal(ex: Exchange, req: http.IncomingMessage, res: http.ServerResponse, pipeBody: boolean): void {
-    const headers = rewriteHostHeader(removeHopByHopRawHeaders(req.rawHeaders), this.#hostValue);
+    const headers = rewriteHostHeader(removeHopByHopRawHeaders(req.rawHeaders), this.#hostValue, this.config.localAddr);
     // Keep the request's framing: Node's client would send a chunked body of
     // a GET unframed, and a Content-Length body is already described.
     if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');
@@ -387,7 +387,7 @@ export class LocalForwarder {
     if (!isUpgradeRequest(req.headers)) {
       this.#logger.debug('parser upgrade without Connection: upgrade; piping raw', { path: ex.path });
     }
-    const requestHead = buildRequestHead(req, rewriteHostHeader(req.rawHeaders, this.#hostValue));
+    const requestHead = buildRequestHead(req, rewriteHostHeader(req.rawHeaders, this.#hostValue, this.config.localAddr));
     const local = net.connect({
       host: this.config.localHost,
       port: this.config.localPort,

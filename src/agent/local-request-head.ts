@@ -8,10 +8,15 @@ import type { IncomingMessage } from 'node:http';
 /**
  * A copy of `rawHeaders` (`[name, value, ...]`) where every `Host` entry is
  * replaced by one `Host: host`, at the position of the first one (first in
- * the list when there was none). `host` undefined returns an unchanged copy.
+ * the list when there was none). With `host` undefined the Host sent is kept,
+ * and `fallbackHost` is added only when there is none (HTTP/1.1 needs one).
  */
-export function rewriteHostHeader(rawHeaders: readonly string[], host: string | undefined): string[] {
-  if (host === undefined) return [...rawHeaders];
+export function rewriteHostHeader(rawHeaders: readonly string[], host: string | undefined, fallbackHost?: string): string[] {
+  if (host === undefined) {
+    const hasHost = rawHeaders.some((name, i) => i % 2 === 0 && name.toLowerCase() === 'host');
+    if (hasHost || fallbackHost === undefined) return [...rawHeaders];
+    return ['Host', fallbackHost, ...rawHeaders];
+  }
   const out: string[] = [];
   let placed = false;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {

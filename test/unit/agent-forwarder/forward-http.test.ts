@@ -258,3 +258,19 @@ describe('LocalForwarder: HTTP exchanges', () => {
     assert.match(text, /\r\nx-echo-uri: \/fin-early\r\n/i, 'the response of this request');
   });
 });
+
+describe('LocalForwarder: Host without a Host header', () => {
+  it('sends Host: localAddr when the request had none', async (t) => {
+    const local = await startLocal(t, echoHandler);
+    const front = await startFront(t, { localAddr: `127.0.0.1:${local.port}` });
+    const client = net.connect(front.port, '127.0.0.1');
+    t.after(() => client.destroy());
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    client.write('GET /no-host HTTP/1.0\r\n\r\n');
+    await once(client, 'end');
+    const text = Buffer.concat(chunks).toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/, 'answered');
+    assert.match(text, new RegExp(`\\r\\nx-echo-host: 127\\.0\\.0\\.1:${local.port}\\r\\n`, 'i'), 'Host set to localAddr');
+  });
+});
