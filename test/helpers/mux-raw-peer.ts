@@ -23,6 +23,7 @@ export function frameBytes(type: number, flags: number, streamId: number, length
 export class RawPeer {
   readonly frames: RecordedFrame[] = [];
   #ended = false;
+  #midDataFrame = false;
   #nextPing = 0x5eed;
   readonly #transport: Duplex;
 
@@ -34,11 +35,13 @@ export class RawPeer {
         // Non-Data frames have no payload: record them when their header arrives.
         onFrame: (header) => {
           if (header.type !== FrameType.Data) this.frames.push({ header, payload: Buffer.alloc(0) });
+          else this.#midDataFrame = true;
         },
         onData: (_h, chunk) => payloadParts.push(Buffer.from(chunk)),
         onDataEnd: (header) => {
           this.frames.push({ header, payload: Buffer.concat(payloadParts) });
           payloadParts = [];
+          this.#midDataFrame = false;
         },
       },
       0xffff_ffff,
@@ -47,6 +50,16 @@ export class RawPeer {
     transport.on('end', () => (this.#ended = true));
     transport.on('close', () => (this.#ended = true));
     transport.on('error', () => (this.#ended = true));
+  }
+
+  /** True between a Data frame's header and its last payload byte (part of it still on the wire). */
+  get midDataFrame(): boolean {
+    return this.#midDataFrame;
+  }
+
+  /** Payload bytes of the complete Data frames recorded for `streamId`. */
+  dataBytes(streamId: number): number {
+    return this.frames.reduce((n, f) => n + (f.header.type === FrameType.Data && f.header.streamId === streamId ? f.payload.length : 0), 0);
   }
 
   /** True once the session ended or closed the transport. */

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { AbortError } from '../../src/shared/errors.js';
 import type { MuxStream } from '../../src/mux/index.js';
 import { forEachConnType } from '../helpers/mux-conn-types.js';
+import { RawPeer } from '../helpers/mux-raw-peer.js';
 import { byteLength, createSessionPair, drainSync, echoInbound, leaveOpen, patternBytes, readAll, waitFor } from '../helpers/mux-sessions.js';
 
 forEachConnType((connType) => {
@@ -85,9 +86,10 @@ forEachConnType((connType) => {
 
     it('advertises a 4 MiB window with its window update and lets the peer use all of it', async (t) => {
       const windowBytes = 4 * 1024 * 1024;
-      const { client, server } = await createSessionPair(t, connType, { server: { maxStreamWindowBytes: windowBytes } });
+      const { client, server, link } = await createSessionPair(t, connType, { server: { maxStreamWindowBytes: windowBytes } });
       let inbound: MuxStream | undefined;
       server.on('stream', (s: MuxStream) => (inbound = s));
+      const tap = new RawPeer(link.b);
       const stream = client.openStream();
       leaveOpen(stream);
       await waitFor(() => stream.acknowledged, 'the ACK carrying the window update');
@@ -96,7 +98,8 @@ forEachConnType((connType) => {
       stream.write(data);
       await waitFor(() => stream.sendWindowBytes === 0, 'the sender to use its whole window');
       assert.ok(inbound !== undefined, 'the server has the stream');
-      await waitFor(() => inbound?.receiveWindowBytes === 0, 'the receiver to hold the whole window');
+      await waitFor(() => tap.dataBytes(stream.id) === windowBytes, 'the whole window to reach the receiver');
+      assert.equal(inbound.receiveWindowBytes, 0, 'the receiver granted nothing more while nobody read');
       const held = drainSync(inbound);
       assert.equal(byteLength(held), windowBytes, 'the receiver held exactly 4 MiB, unread');
       stream.end();
