@@ -114,6 +114,19 @@ forEachConnType((connType) => {
       leaveOpen(...streams);
     });
 
+    it('resets inbound streams beyond maxStreams and keeps the ones within it', async (t) => {
+      const { client, server } = await createSessionPair(t, connType, { server: { maxStreams: 2 } });
+      echoInbound(server);
+      const streams = [client.openStream(), client.openStream(), client.openStream()];
+      const third = streamError(streams[2] as MuxStream);
+      streams[2]?.write('one too many');
+      assert.ok(isReset(await third), 'the third stream is reset');
+      const echoed = readAll(streams[0] as MuxStream);
+      streams[0]?.end('first');
+      assert.equal((await echoed).toString(), 'first', 'a stream within the limit still works');
+      leaveOpen(...streams);
+    });
+
     it('drops a backlogged stream quietly when its opener resets it before accept()', async (t) => {
       const { client, server } = await createSessionPair(t, connType, { server: { acceptBacklog: 2 } });
       const stream = client.openStream();
