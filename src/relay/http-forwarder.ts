@@ -57,12 +57,21 @@ export interface HttpExchangeOptions {
   errorHeaders?: Readonly<Record<string, string>>;
   /** Headers added to the agent's response (e.g. a new access cookie). */
   responseExtraHeaders?: Readonly<Record<string, string>>;
+  /** True while the relay shuts down: an exchange that dies before its response is then answered 503. */
+  isShuttingDown?: () => boolean;
 }
 
 const UPSTREAM_TIMEOUT_INFO: TunnelErrorInfo = {
   status: 504,
   code: 'ERR_RELAY_UPSTREAM_TIMEOUT',
   message: 'The device did not answer in time',
+};
+
+const SHUTTING_DOWN_INFO: TunnelErrorInfo = {
+  status: 503,
+  code: 'ERR_RELAY_SHUTTING_DOWN',
+  message: 'The relay is shutting down',
+  retryAfterS: 5,
 };
 
 /** Forwards one exchange; resolves (never rejects) once both sides are done with it. */
@@ -98,6 +107,7 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
       if (settled) return;
       stream.destroy();
       upstream.destroy();
+      if (info !== undefined && o.isShuttingDown?.() === true) info = SHUTTING_DOWN_INFO;
       if (info !== undefined && !res.headersSent && !res.destroyed) {
         // An unread request body cannot be skipped safely: close the connection after the error.
         const extra = { ...(o.errorHeaders ?? {}), ...(req.complete ? {} : { Connection: 'close' }) };

@@ -165,6 +165,7 @@ export class PublicIngress {
       clock: this.#o.clock,
       errorHeaders: extra,
       responseExtraHeaders: extra,
+      isShuttingDown: () => !this.#accepting,
     });
     connection.bytesToAgent += result.bytesToAgent;
     connection.bytesFromAgent += result.bytesFromAgent;
