@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { WebSocket } from 'ws';
 import {
   BASE_DOMAIN,
@@ -167,7 +167,7 @@ describe('Relay visitor access control', () => {
       ws.once('error', reject);
     });
     ws.send('ping');
-    const [echo] = (await new Promise((resolve) => ws.once('message', (...args) => resolve(args)))) as [Buffer];
+    const echo = await new Promise<Buffer>((resolve) => ws.once('message', (data) => resolve(data as Buffer)));
     assert.equal(echo.toString(), 'ping', 'echo through an authorized WebSocket');
     ws.close();
     const upgrade = origin.requests.findLast((r) => r.url.startsWith('/ws'));

@@ -84,7 +84,7 @@ describe('Relay graceful shutdown', () => {
     });
     const closing = fx.relay.close({ graceMs: 60_000 });
     ws.send('still there?');
-    const [reply] = (await new Promise((resolve) => ws.once('message', (...a) => resolve(a)))) as [Buffer];
+    const reply = await new Promise<Buffer>((resolve) => ws.once('message', (data) => resolve(data as Buffer)));
     assert.equal(reply.toString(), 'still there?', 'echo after close() started');
     const code = new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)));
     ws.close(1000);
