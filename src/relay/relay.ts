@@ -174,8 +174,9 @@ export class Relay {
     if (this.#listening !== undefined) await this.#listening.catch(() => undefined);
     this.#ingress.stopAccepting();
     this.#gateway.stopAccepting();
-    const servers = this.#servers();
-    const serversClosed = servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())));
+    // The admin listener stays up during the drain, so /readyz can report 503 to load balancers.
+    const servers = this.#servers().filter((s) => s !== this.#adminServer);
+    const serversClosed = servers.map(closeServer);
     for (const s of servers) s.closeIdleConnections();
     this.registry.close();
 
@@ -192,6 +193,11 @@ export class Relay {
     await this.#gateway.close({ graceMs: 0 });
     for (const s of servers) s.closeAllConnections();
     await Promise.all(serversClosed);
+    if (this.#adminServer !== null) {
+      const adminClosed = closeServer(this.#adminServer);
+      this.#adminServer.closeAllConnections();
+      await adminClosed;
+    }
     this.#db.close();
     this.#logger.info('relay closed');
   }
@@ -244,6 +250,10 @@ function json(res: ServerResponse, status: number, body: object, headers: Record
   const payload = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), 'Cache-Control': 'no-store', ...headers });
   res.end(payload);
+}
+
+function closeServer(server: AnyServer): Promise<void> {
+  return new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
 }
 
 async function bind(server: AnyServer, address: ListenAddress): Promise<string> {

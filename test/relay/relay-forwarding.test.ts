@@ -15,6 +15,7 @@ import {
   startOrigin,
   startRelay,
   visit,
+  waitFor,
   type OriginFixture,
   type RelayFixture,
 } from './relay-fixtures.js';
@@ -180,5 +181,92 @@ describe('Relay with one listener for agents and visitors', () => {
       new Promise<number>((resolve, reject) => http.get({ host, port, path }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject));
     assert.equal(await status('/tunnel/connect'), 426, 'the agent path without an upgrade');
     assert.equal(await status('/other'), 404, 'any other path');
+  });
+});
+
+describe('Relay upgrades of any protocol', () => {
+  it('pipes a non-WebSocket upgrade raw both ways, with half-close in each direction', async (t) => {
+    const fx = await startRelay(t);
+    // A local service speaking a made-up protocol after 101: it echoes until the visitor's FIN, then says bye and ends.
+    const local = http.createServer();
+    local.on('upgrade', (req, socket, head) => {
+      assert.equal(req.headers.upgrade, 'x-echo/1', 'the Upgrade header reaches the local service');
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x-echo/1\r\n\r\n');
+      if (head.length > 0) socket.write(head);
+      socket.on('data', (c: Buffer) => socket.write(c));
+      socket.on('end', () => socket.end('bye'));
+    });
+    local.listen(0, '127.0.0.1');
+    await new Promise((resolve) => local.once('listening', resolve));
+    t.after(() => new Promise<void>((resolve) => local.close(() => resolve())));
+    await connectAgent(t, fx, 'edge-proto', `127.0.0.1:${(local.address() as { port: number }).port}`);
+
+    const [host, port] = splitHostPort(fx.addresses.public);
+    const received = await new Promise<string>((resolve, reject) => {
+      const req = http.request({ host, port, path: '/proto', headers: { host: `edge-proto.${BASE_DOMAIN}`, connection: 'Upgrade', upgrade: 'x-echo/1' } });
+      req.on('upgrade', (res, socket) => {
+        assert.equal(res.statusCode, 101, '101 from the local service');
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (c: string) => {
+          text += c;
+          // Half-close once the echo is back: the other direction must stay open for "bye".
+          if (text === 'ping') socket.end();
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+        socket.write('ping');
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(received, 'pingbye', 'the echo, then data sent after our FIN, then the end');
+  });
+});
+
+describe('Relay behind a trusted proxy', () => {
+  it('appends the peer to a trusted X-Forwarded-For and keeps the proxy scheme', async (t) => {
+    const fx = await startRelay(t, { trustProxy: ['127.0.0.1'] });
+    const origin = await startOrigin(t);
+    await connectAgent(t, fx, AGENT, origin.addr);
+    const r = await visit(fx.addresses, '/headers', { agent: AGENT, headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' } });
+    const seen = JSON.parse(r.body.toString()) as { headers: http.IncomingHttpHeaders };
+    assert.equal(seen.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1', 'X-Forwarded-For appended');
+    assert.equal(seen.headers['x-forwarded-proto'], 'https', "the proxy's scheme kept");
+  });
+});
+
+describe('Relay admin listener', () => {
+  it('answers /healthz and /readyz, and /readyz turns 503 once closing', async (t) => {
+    const fx = await startRelay(t, { adminListen: '127.0.0.1:0' });
+    const admin = fx.addresses.admin as string;
+    assert.ok(admin !== undefined, 'admin address reported');
+    const [host, port] = splitHostPort(admin);
+    const get = (path: string) =>
+      new Promise<{ status: number; body: unknown }>((resolve, reject) =>
+        http
+          .get({ host, port, path }, (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          })
+          .on('error', reject),
+      );
+    assert.deepEqual(await get('/healthz'), { status: 200, body: { status: 'ok' } }, 'healthz');
+    assert.equal((await get('/readyz')).status, 200, 'ready while listening');
+    assert.equal((await get('/nope')).status, 404, 'unknown path');
+
+    // Closing with a request in flight: the drain is under way, and readiness says so.
+    const origin = await startOrigin(t);
+    await connectAgent(t, fx, AGENT, origin.addr);
+    const [vh, vp] = splitHostPort(fx.addresses.public);
+    const held = http.get({ host: vh, port: vp, path: '/hang', headers: { host: `${AGENT}.${BASE_DOMAIN}` } });
+    held.on('error', () => {});
+    await waitFor(() => origin.requests.some((r) => r.url === '/hang'), 'the held request');
+    const closing = fx.relay.close({ graceMs: 60_000 });
+    const during = await get('/readyz');
+    assert.equal(during.status, 503, 'not ready while draining');
+    held.destroy();
+    await closing;
   });
 });
