@@ -66,7 +66,6 @@ export class Session extends EventEmitter implements StreamHost {
   readonly #logger: Logger;
   readonly #streams = new Map<number, MuxStream>();
   #nextStreamId: number;
-  #lastInboundId = 0;
   #discardAllowanceBytes = 0;
   readonly #backlog: MuxStream[] = [];
   readonly #acceptWaiters: AcceptWaiter[] = [];
@@ -343,10 +342,9 @@ export class Session extends EventEmitter implements StreamHost {
     if ((id % 2 === 1) !== expectOdd) {
       throw new MuxProtocolError(`SYN with a stream id of the wrong parity (stream: ${id})`);
     }
-    if (id <= this.#lastInboundId) {
-      throw new MuxProtocolError(`SYN reuses an old stream id (stream: ${id}, last: ${this.#lastInboundId})`);
-    }
-    this.#lastInboundId = id;
+    // hashicorp/yamux allocates ids atomically but may send the SYNs out of
+    // order when goroutines open streams at once, so ids need not increase;
+    // only a SYN for a stream that is still open is a violation (checked above).
     const reject = (why: string): undefined => {
       this.#logger.debug('resetting inbound stream', { streamId: id, reason: why });
       this.#writer.writeControl(encodeHeader(FrameType.WindowUpdate, Flag.RST, id, 0));
