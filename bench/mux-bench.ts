@@ -244,7 +244,8 @@ async function main(): Promise<void> {
     };
     for (const m of group) await runOnce(m, warmUpOf(m.workload));
     for (let i = 0; i < runs; i++) {
-      for (const m of group) {
+      // Alternate the order so no system always runs first (or right after the same one).
+      for (const m of i % 2 === 0 ? group : [...group].reverse()) {
         const result = await runOnce(m, m.workload);
         if (result !== undefined) m.results.push(result);
       }
