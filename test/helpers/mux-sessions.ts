@@ -61,11 +61,6 @@ export function streamError(stream: Duplex): Promise<Error> {
   });
 }
 
-/** Resolves with the `'close'` event's argument of a session. */
-export function sessionClosed(session: Session): Promise<Error | undefined> {
-  return session.closed;
-}
-
 /**
  * Waits until `condition()` is true, checking after each turn of the event
  * loop; fails with `what` after `timeoutMs` (a safety net, not a sync point).
