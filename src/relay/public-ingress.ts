@@ -120,7 +120,7 @@ export class PublicIngress {
     void this.#serveRequest(req, res)
       .catch((err: unknown) => {
         this.#logger.error('visitor request failed', { error: err instanceof Error ? err.message : String(err) });
-        sendVisitorError(res, { status: 500, code: 'ERR_RELAY_BAD_GATEWAY', message: 'Internal relay error' }, req.headers.accept);
+        sendVisitorError(res, { status: 502, code: 'ERR_RELAY_BAD_GATEWAY', message: 'Internal relay error' }, req.headers.accept);
       })
       .finally(() => this.#end());
   };
