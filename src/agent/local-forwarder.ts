@@ -46,6 +46,16 @@ export type LocalRequestRecord = {
   upgrade: boolean;
   /** Set when the exchange failed: a local-service code, or `ERR_ABORTED` when the stream went away first. */
   error?: TunnelErrorCode;
+  /**
+   * The request's headers as received from the relay (`[name, value, ...]`,
+   * Node's `rawHeaders`). May carry credentials: never logged by the forwarder.
+   */
+  requestHeaders?: string[];
+  /**
+   * The whole request body, when it was at most `recordRequestBodyBytes`
+   * (absent when larger, for upgrades, or when recording is off).
+   */
+  requestBody?: Buffer;
 };
 
 /** Construction options: the config fields plus injected dependencies. */
@@ -54,6 +64,11 @@ export interface LocalForwarderDeps extends LocalForwarderOptions {
   clock?: Clock;
   /** Called once per finished exchange; must not throw (errors are logged and ignored). */
   onRequest?: (record: LocalRequestRecord) => void;
+  /**
+   * Request bodies up to this many bytes are copied into the record's
+   * `requestBody` (for a status page's replay); default 0: none are kept.
+   */
+  recordRequestBodyBytes?: number;
 }
 
 /** Per-stream state. */
@@ -69,6 +84,10 @@ interface Exchange {
   bytesOut: number;
   upgrade: boolean;
   retried: boolean;
+  rawHeaders?: string[];
+  /** Copies of the body's chunks while it fits `recordRequestBodyBytes`; null once it does not. */
+  bodyChunks: Buffer[] | null;
+  bodyComplete: boolean;
   localReq?: http.ClientRequest;
   /** The raw local connection of an upgrade (pooled connections belong to their request). */
   upgradeSocket?: net.Socket;
@@ -90,6 +109,7 @@ export class LocalForwarder {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #onRecord: ((record: LocalRequestRecord) => void) | undefined;
+  readonly #recordBodyBytes: number;
   readonly #server: http.Server;
   readonly #agent: http.Agent;
   readonly #hostValue: string | undefined;
@@ -102,6 +122,7 @@ export class LocalForwarder {
     this.#logger = options.logger ?? noopLogger;
     this.#clock = options.clock ?? systemClock;
     this.#onRecord = options.onRequest;
+    this.#recordBodyBytes = Math.max(0, Math.floor(options.recordRequestBodyBytes ?? 0));
     const mode = this.config.hostHeader;
     this.#hostValue = mode === 'preserve' ? undefined : mode === 'local' ? this.config.localAddr : mode;
     this.#agent = new http.Agent({
@@ -161,6 +182,8 @@ export class LocalForwarder {
       bytesOut: 0,
       upgrade: false,
       retried: false,
+      bodyChunks: this.#recordBodyBytes > 0 ? [] : null,
+      bodyComplete: false,
     };
     this.#exchanges.set(stream, ex);
     // A reset stream emits 'error'; without a listener that would crash.
@@ -228,11 +251,19 @@ export class LocalForwarder {
     ex.started = true;
     ex.method = req.method ?? 'GET';
     ex.path = req.url ?? '/';
+    ex.rawHeaders = req.rawHeaders;
     res.shouldKeepAlive = false;
     // The local service's Date passes through; Node must not add a second one.
     res.sendDate = false;
     req.on('data', (chunk: Buffer) => {
       ex.bytesIn += chunk.length;
+      if (ex.bodyChunks === null) return;
+      // Copied: a chunk may be a view of a larger transport buffer.
+      if (ex.bytesIn <= this.#recordBodyBytes) ex.bodyChunks.push(Buffer.from(chunk));
+      else ex.bodyChunks = null;
+    });
+    req.once('end', () => {
+      ex.bodyComplete = true;
     });
     this.#sendLocal(ex, req, res, true);
   }
@@ -384,6 +415,8 @@ export class LocalForwarder {
     ex.upgrade = true;
     ex.method = req.method ?? 'GET';
     ex.path = req.url ?? '/';
+    ex.rawHeaders = req.rawHeaders;
+    ex.bodyChunks = null;
     if (!isUpgradeRequest(req.headers)) {
       this.#logger.debug('parser upgrade without Connection: upgrade; piping raw', { path: ex.path });
     }
@@ -505,6 +538,8 @@ export class LocalForwarder {
     if (error !== undefined) record.error = error;
     this.#logger.debug('exchange finished', { ...record });
     if (this.#onRecord === undefined) return;
+    if (ex.rawHeaders !== undefined) record.requestHeaders = ex.rawHeaders;
+    if (ex.bodyChunks !== null && ex.bodyComplete) record.requestBody = Buffer.concat(ex.bodyChunks);
     try {
       this.#onRecord(record);
     } catch (err) {

@@ -61,6 +61,8 @@ export interface TunnelClientOptions {
   stopGraceMs?: number;
   /** Trusted CA certificates (PEM) for `wss://`. */
   ca?: string | Buffer | Array<string | Buffer>;
+  /** Request bodies up to this size are kept in `onRequest` records (`requestBody`, for replay); default 0: none. */
+  recordRequestBodyBytes?: number;
 }
 
 /** A resolved tunnel client configuration; every field set (optional ones may be undefined). */
@@ -86,6 +88,7 @@ export interface TunnelClientConfig {
   agentVersion: string | undefined;
   stopGraceMs: number;
   ca: string | Buffer | Array<string | Buffer> | undefined;
+  recordRequestBodyBytes: number;
 }
 
 /** Defaults of every optional field. */
@@ -108,6 +111,7 @@ export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<Omit<TunnelClientConfig, 're
   agentVersion: undefined,
   stopGraceMs: 0,
   ca: undefined,
+  recordRequestBodyBytes: 0,
 });
 
 /** Header values may not contain control characters (request smuggling). */
@@ -185,6 +189,12 @@ export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonl
     agentVersion,
     stopGraceMs: requireInt('stopGraceMs', options.stopGraceMs ?? d.stopGraceMs, 0),
     ca: options.ca,
+    recordRequestBodyBytes: requireInt(
+      'recordRequestBodyBytes',
+      options.recordRequestBodyBytes ?? d.recordRequestBodyBytes,
+      0,
+      16 * 1024 * 1024,
+    ),
   });
 }
 

@@ -90,6 +90,7 @@ export class TunnelClient {
       logger: c.logger.child({ component: 'local-forwarder' }),
       clock: c.clock,
       onRequest: (record) => callHook(this.#hooks, 'onRequest', this.#logger, record),
+      recordRequestBodyBytes: c.recordRequestBodyBytes,
     });
     this.#logger.info('tunnel client starting', { relayUrl: redactUrl(c.relayUrl), localAddr: c.localAddr });
     this.#loop.start();
