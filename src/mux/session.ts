@@ -237,6 +237,9 @@ export class Session extends EventEmitter implements StreamHost {
     if (this.#closed) return Promise.resolve();
     const graceMs = options.graceMs ?? this.config.closeGraceMs;
     this.goAway(GoAwayCode.Normal);
+    // Streams still waiting for accept() will never be served: reset them now
+    // rather than let them hold the drain until the grace runs out.
+    for (const stream of this.#backlog.splice(0)) stream.destroy();
     this.#closing = new Promise<void>((resolve) => {
       const finish = () => {
         this.#drainWaiter = null;

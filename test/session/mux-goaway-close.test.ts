@@ -112,6 +112,17 @@ forEachConnType((connType) => {
       assert.ok((await peerError) instanceof StreamResetError, 'the peer\'s stream is reset (RST goes out before the transport ends)');
     });
 
+    it('resets streams still waiting in the accept backlog when close() starts, without waiting for the grace', async (t) => {
+      const clock = new FakeClock();
+      const { client, server } = await createSessionPair(t, connType, { server: { clock } });
+      const stream = client.openStream();
+      const peerError = streamError(stream);
+      await waitFor(() => server.streamCount === 1, 'the stream to wait in the server\'s backlog');
+      await server.close({ graceMs: 60_000 });
+      assert.equal(server.isClosed, true, 'close() resolved with no fake time passing: nothing held the drain');
+      assert.ok((await peerError) instanceof StreamResetError, 'the unaccepted stream was reset');
+    });
+
     it('resets a SYN that arrives after it sent GoAway', async (t) => {
       const link = await connType.connect();
       t.after(() => link.close());
