@@ -8,7 +8,6 @@ import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Database } from 'better-sqlite3';
 import { throwIfAborted } from '../shared/abort.js';
 import { TunnelError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -19,9 +18,7 @@ import { AgentRegistry } from './agent-registry.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { PublicIngress } from './public-ingress.js';
 import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
-import { AccessPolicyStore } from './store/access-policy-store.js';
-import { openStoreDatabase } from './store/database.js';
-import { TokenStore } from './store/token-store.js';
+import { openRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
 
 /** Where the relay's listeners are bound (`host:port`, IPv6 hosts in brackets), and the URLs to give out. */
 export interface RelayAddresses {
@@ -58,7 +55,7 @@ export class Relay {
   readonly accessPolicies: AccessPolicyStore;
   /** Live agent sessions. */
   readonly registry: AgentRegistry;
-  readonly #db: Database;
+  readonly #store: RelayStore;
   readonly #logger: Logger;
   readonly #gateway: AgentGateway;
   readonly #ingress: PublicIngress;
@@ -74,14 +71,9 @@ export class Relay {
     this.config = resolveRelayConfig(options);
     const { limits, logger, clock } = this.config;
     this.#logger = logger;
-    this.#db = openStoreDatabase(this.config.dbPath, { logger: logger.child({ component: 'store' }) });
-    try {
-      this.tokens = new TokenStore(this.#db, { clock, logger: logger.child({ component: 'store' }) });
-      this.accessPolicies = new AccessPolicyStore(this.#db, { clock, logger: logger.child({ component: 'store' }) });
-    } catch (err) {
-      this.#db.close();
-      throw err;
-    }
+    this.#store = openRelayStore(this.config.dbPath, { clock, logger: logger.child({ component: 'store' }) });
+    this.tokens = this.#store.tokens;
+    this.accessPolicies = this.#store.access;
     this.registry = new AgentRegistry({ replacedSessionGraceMs: limits.replacedSessionGraceMs, logger, clock });
     this.#gateway = new AgentGateway({
       tokens: this.tokens,
@@ -198,7 +190,7 @@ export class Relay {
       this.#adminServer.closeAllConnections();
       await adminClosed;
     }
-    this.#db.close();
+    this.#store.close();
     this.#logger.info('relay closed');
   }
 
