@@ -4,18 +4,28 @@
  */
 import { readFileSync } from 'node:fs';
 import { TunnelManager } from '../../agent/index.js';
+import { RequestRecorder } from '../../agent/request-recorder.js';
+import { StatusServer } from '../../agent/status-server.js';
 import type { Logger } from '../../shared/logger.js';
 import { Secret } from '../../shared/secret.js';
 import { ExitCode, parseCommandArgs, requireFlag, untilAborted, UsageError, type CliContext } from '../cli-context.js';
+import { StatusPanel } from '../status-panel.js';
 
 export const AGENT_HELP = `Usage:
   visiona-tunnel agent --relay ws(s)://HOST:PORT/tunnel/connect --local HOST:PORT
                        (--token-file FILE | VISIONA_TUNNEL_TOKEN=...) [--ca-file FILE]
                        [--host-header preserve|local|VALUE]
+                       [--status-listen HOST:PORT] [--visitor-url URL]
 
 Dials the relay (reconnecting with backoff 1, 2, 4, 8, 16, 30 s and jitter),
 and serves every visitor request on the local service. --token TOKEN also
 works but the token is then visible in the process list.
+
+On a terminal, a live panel shows the connection and the last requests;
+otherwise one JSON log line is written per state change and per request.
+--status-listen 127.0.0.1:4040 serves a status page (live requests with their
+headers, replay to the local service) and GET /status; loopback only.
+--visitor-url is only displayed (the agent cannot know its public URL).
 
 Examples:
   VISIONA_TUNNEL_TOKEN=$T visiona-tunnel agent --relay wss://relay.example.com/tunnel/connect --local 127.0.0.1:3000
@@ -29,6 +39,8 @@ const OPTIONS = {
   'token-file': { type: 'string' },
   'ca-file': { type: 'string' },
   'host-header': { type: 'string' },
+  'status-listen': { type: 'string' },
+  'visitor-url': { type: 'string' },
 } as const;
 
 /** Reads the agent's token from --token-file, VISIONA_TUNNEL_TOKEN or --token (warned). */
@@ -53,17 +65,70 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
     return ExitCode.Ok;
   }
   const caFile = values['ca-file'];
+  const recorder = new RequestRecorder();
   const manager = new TunnelManager({
     relayUrl: requireFlag(values, 'relay'),
     localAddr: requireFlag(values, 'local'),
     token: readAgentToken(values, ctx, args),
     ...(typeof caFile === 'string' ? { ca: readFileSync(caFile) } : {}),
     ...(typeof values['host-header'] === 'string' ? { hostHeader: values['host-header'] } : {}),
+    hooks: recorder.hooks,
+    recordRequestBodyBytes: recorder.maxBodyBytes,
     logger,
   });
-  manager.subscribe((s) => logger.info('tunnel state', { state: s.state, attempt: s.attempt, lastError: s.lastError?.code }));
-  manager.start();
-  await untilAborted(ctx.signal);
-  await manager.stop();
+  const stopStatus = await startAgentStatus(manager, recorder, values, ctx, logger);
+  try {
+    manager.start();
+    await untilAborted(ctx.signal);
+    await manager.stop();
+  } finally {
+    await stopStatus();
+  }
   return ExitCode.Ok;
+}
+
+/**
+ * The live panel (or per-event log lines) and, with --status-listen, the
+ * status page; returns what stops both. On a terminal, other stderr output
+ * is routed through the panel so that it prints above it.
+ */
+async function startAgentStatus(
+  manager: TunnelManager,
+  recorder: RequestRecorder,
+  values: Record<string, string | boolean | undefined>,
+  ctx: CliContext,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  const visitorUrl = typeof values['visitor-url'] === 'string' ? values['visitor-url'] : undefined;
+  const listen = values['status-listen'];
+  const common = { relayUrl: values.relay as string, localAddr: values.local as string, ...(visitorUrl ? { visitorUrl } : {}) };
+  const server =
+    typeof listen === 'string'
+      ? new StatusServer({
+          listen,
+          source: manager,
+          recorder,
+          ...common,
+          ...(typeof values['host-header'] === 'string' ? { hostHeader: values['host-header'] } : {}),
+          logger,
+        })
+      : undefined;
+  if (server !== undefined) {
+    try {
+      const { url } = await server.listen();
+      logger.info('status page', { url });
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  }
+  const stderr = ctx.stderr;
+  const panel = new StatusPanel({ source: manager, recorder, isTty: ctx.isTty, write: stderr, logger, columns: () => process.stderr.columns ?? 80, ...common });
+  if (ctx.isTty) ctx.stderr = (text) => panel.print(text);
+  panel.start();
+  return async () => {
+    panel.stop();
+    ctx.stderr = stderr;
+    await server?.close();
+  };
 }
