@@ -34,6 +34,18 @@ export class UsageError extends TunnelError {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** Where a parsed option came from: the command line or `VISIONA_TUNNEL_<NAME>`. */
+export type ArgSource = 'flag' | 'env';
+
+/** The result of `parseCommandArgs`. */
+export interface ParsedCommandArgs {
+  /** Option values by flag name (flags win over the environment). */
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  /** For each option that has a value, where it came from. */
+  sources: Record<string, ArgSource>;
+}
+
 /**
  * Parses `args` for one command. Each option may also come from the
  * environment as `VISIONA_TUNNEL_<NAME>` (flags win over the environment).
@@ -42,7 +54,7 @@ export function parseCommandArgs<O extends Options>(
   args: string[],
   options: O,
   env: NodeJS.ProcessEnv,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+): ParsedCommandArgs {
   let parsed;
   try {
     parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
@@ -50,13 +62,18 @@ export function parseCommandArgs<O extends Options>(
     throw new UsageError((err as Error).message);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
+  const sources: Record<string, ArgSource> = {};
   for (const [name, spec] of Object.entries(options)) {
-    if (values[name] !== undefined) continue;
+    if (values[name] !== undefined) {
+      sources[name] = 'flag';
+      continue;
+    }
     const fromEnv = env[envName(name)];
     if (fromEnv === undefined || fromEnv === '') continue;
     values[name] = spec.type === 'boolean' ? /^(1|true|yes|on)$/i.test(fromEnv) : fromEnv;
+    sources[name] = 'env';
   }
-  return { values, positionals: parsed.positionals };
+  return { values, positionals: parsed.positionals, sources };
 }
 
 /** `agent-listen` -> `VISIONA_TUNNEL_AGENT_LISTEN`. */

@@ -10,12 +10,18 @@ import type { Logger } from '../../shared/logger.js';
 import { Secret } from '../../shared/secret.js';
 import { ExitCode, parseCommandArgs, requireFlag, untilAborted, UsageError, type CliContext } from '../cli-context.js';
 import { StatusPanel } from '../status-panel.js';
+import { AGENT_CONFIG_SCHEMA } from '../config/agent-config-schema.js';
+import { exposeSettingsAsFlags, tunnelTuningFromSettings } from '../config/agent-options.js';
+import { flagOptionsOf } from '../config/config-schema.js';
+import { CONFIG_FLAG_OPTION, loadCommandSettings, readSettingFile } from '../config/load-command-settings.js';
+import { createSpawnedService } from '../spawn/spawned-service.js';
 
 export const AGENT_HELP = `Usage:
   visiona-tunnel agent --relay ws(s)://HOST:PORT/tunnel/connect --local HOST:PORT
                        (--token-file FILE | VISIONA_TUNNEL_TOKEN=...) [--ca-file FILE]
                        [--host-header preserve|local|VALUE]
                        [--status-listen HOST:PORT] [--visitor-url URL]
+                       [--spawn 'COMMAND'] [--config FILE]
 
 Dials the relay (reconnecting with backoff 1, 2, 4, 8, 16, 30 s and jitter),
 and serves every visitor request on the local service. --token TOKEN also
@@ -27,12 +33,30 @@ otherwise one JSON log line is written per state change and per request.
 headers, replay to the local service) and GET /status; loopback only.
 --visitor-url is only displayed (the agent cannot know its public URL).
 
+--spawn 'COMMAND' starts the local service too: it runs COMMAND with a free
+loopback port in PORT (--local is then optional: 127.0.0.1:PORT), opens the
+tunnel once the port accepts connections, restarts COMMAND with backoff when
+it exits, logs its output, and stops it (SIGTERM, then SIGKILL) on exit.
+--ca-file FILE trusts a private CA for wss:// instead of the system CAs.
+
+Settings: flags > VISIONA_TUNNEL_<FLAG> > --config FILE (YAML or TOML, see
+docs/configuration.md) > defaults. The token is never read from --config.
+
 Examples:
   VISIONA_TUNNEL_TOKEN=$T visiona-tunnel agent --relay wss://relay.example.com/tunnel/connect --local 127.0.0.1:3000
   visiona-tunnel agent --relay ws://127.0.0.1:8080/tunnel/connect --token-file /etc/visiona-tunnel/token --local localhost:5173
+  VISIONA_TUNNEL_TOKEN=$T visiona-tunnel agent --relay wss://relay.example.com/tunnel/connect --spawn 'node server.js'
+  visiona-tunnel agent --config /etc/visiona-tunnel/agent.yaml --ca-file /etc/visiona-tunnel/ca.pem
+
+Exit codes:
+  0  stopped by SIGINT/SIGTERM (the tunnel closed, the spawned service stopped)
+  1  runtime failure (the status listener could not bind ...)
+  2  bad command line or configuration (the message names the setting and value)
 `;
 
 const OPTIONS = {
+  ...flagOptionsOf(AGENT_CONFIG_SCHEMA),
+  ...CONFIG_FLAG_OPTION,
   relay: { type: 'string' },
   local: { type: 'string' },
   token: { type: 'string' },
@@ -59,18 +83,26 @@ export function readAgentToken(values: Record<string, string | boolean | undefin
 
 /** Runs `agent`; returns the exit code once stopped. */
 export async function agentCommand(args: string[], ctx: CliContext, logger: Logger): Promise<number> {
-  const { values } = parseCommandArgs(args, OPTIONS, ctx.env);
+  const parsed = parseCommandArgs(args, OPTIONS, ctx.env);
+  const { values } = parsed;
   if (values.help === true) {
     ctx.stdout(AGENT_HELP);
     return ExitCode.Ok;
   }
+  // Config-file values and defaults become flag values: the code below reads one place.
+  const { values: settings } = loadCommandSettings(AGENT_CONFIG_SCHEMA, parsed, ctx.env);
+  exposeSettingsAsFlags(values, AGENT_CONFIG_SCHEMA, settings);
+  const service = await createSpawnedService(settings, logger, ctx.env);
+  if (service !== undefined) values.local = service.address;
+  else if (settings.local === undefined) throw new UsageError('--local HOST:PORT (or --spawn COMMAND) is required');
   const caFile = values['ca-file'];
   const recorder = new RequestRecorder();
   const manager = new TunnelManager({
     relayUrl: requireFlag(values, 'relay'),
     localAddr: requireFlag(values, 'local'),
     token: readAgentToken(values, ctx, args),
-    ...(typeof caFile === 'string' ? { ca: readFileSync(caFile) } : {}),
+    ...(typeof caFile === 'string' ? { ca: readSettingFile('caFile', caFile) } : {}),
+    ...tunnelTuningFromSettings(settings),
     ...(typeof values['host-header'] === 'string' ? { hostHeader: values['host-header'] } : {}),
     hooks: recorder.hooks,
     recordRequestBodyBytes: recorder.maxBodyBytes,
@@ -78,11 +110,16 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
   });
   const stopStatus = await startAgentStatus(manager, recorder, values, ctx, logger);
   try {
-    manager.start();
+    // With --spawn, the tunnel opens once the local service accepts connections.
+    await service?.start({ signal: ctx.signal }).catch((err: unknown) => {
+      if (!ctx.signal.aborted) throw err;
+    });
+    if (!ctx.signal.aborted) manager.start();
     await untilAborted(ctx.signal);
     await manager.stop();
   } finally {
     await stopStatus();
+    await service?.stop();
   }
   return ExitCode.Ok;
 }

@@ -1,62 +1,65 @@
 /**
  * `visiona-tunnel relay`: runs the relay until SIGINT/SIGTERM, then drains.
+ * Settings: flags > VISIONA_TUNNEL_* > --config file > defaults.
  */
-import { readFileSync } from 'node:fs';
 import { Relay } from '../../relay/index.js';
 import type { Logger } from '../../shared/logger.js';
-import { ExitCode, parseCommandArgs, requireFlag, untilAborted, type CliContext } from '../cli-context.js';
+import { ExitCode, parseCommandArgs, untilAborted, type CliContext } from '../cli-context.js';
+import { flagOptionsOf } from '../config/config-schema.js';
+import { CONFIG_FLAG_OPTION, loadCommandSettings } from '../config/load-command-settings.js';
+import { RELAY_CONFIG_SCHEMA } from '../config/relay-config-schema.js';
+import { relayOptionsFromSettings } from '../config/relay-options.js';
 
 export const RELAY_HELP = `Usage:
   visiona-tunnel relay --agent-listen HOST:PORT [--public-listen HOST:PORT] [--admin-listen HOST:PORT]
-                       --domain DOMAIN --db FILE [--tls-cert FILE --tls-key FILE] [--grace-ms MS]
+                       --domain DOMAIN --db FILE [--config FILE]
+                       [--tls-cert FILE --tls-key FILE] [--trust-proxy ADDR[,ADDR...]] [--grace-ms MS]
 
 Accepts agents on GET /tunnel/connect (token as ?token= or Authorization:
 Bearer) and visitors at http(s)://AGENT.DOMAIN/ or /a/AGENT/. Without
---public-listen one listener serves both. On SIGINT/SIGTERM it stops taking
-new visitors and agents, lets requests in flight finish (--grace-ms, default
-10000), then exits. Every flag may also come from VISIONA_TUNNEL_<FLAG>.
+--public-listen one listener serves both. With --tls-cert and --tls-key it
+serves https:// and wss:// itself; behind a TLS-terminating proxy, list the
+proxy's address in --trust-proxy so its X-Forwarded-* headers are believed.
+
+Prints one JSON line on stdout once listening:
+  {"event":"listening","agent":"HOST:PORT","public":"HOST:PORT","agentUrl":"ws://...","publicUrl":"http://..."}
+On SIGINT/SIGTERM it stops taking new visitors and agents, lets requests in
+flight finish (--grace-ms, default 10000), then exits 0.
+
+Settings: flags > VISIONA_TUNNEL_<FLAG> > --config FILE (YAML or TOML, see
+docs/configuration.md; limits.* live there) > defaults.
 
 Examples:
-  visiona-tunnel relay --agent-listen 0.0.0.0:8080 --public-listen 0.0.0.0:8081 \\
-    --domain tunnel.example.com --db /var/lib/visiona-tunnel/relay.db
   visiona-tunnel relay --agent-listen 127.0.0.1:8080 --domain localhost --db relay.db
+  visiona-tunnel relay --agent-listen 0.0.0.0:443 --domain tunnel.example.com --db /var/lib/visiona-tunnel/relay.db \\
+    --tls-cert /etc/letsencrypt/live/tunnel.example.com/fullchain.pem --tls-key /etc/letsencrypt/live/tunnel.example.com/privkey.pem
+  visiona-tunnel relay --config /etc/visiona-tunnel/relay.yaml --trust-proxy 127.0.0.1
+
+Exit codes:
+  0  stopped by SIGINT/SIGTERM after draining
+  1  runtime failure (a listener could not bind, the store cannot be opened ...)
+  2  bad command line or configuration (the message names the setting and value)
 `;
 
-const OPTIONS = {
-  'agent-listen': { type: 'string' },
-  'public-listen': { type: 'string' },
-  'admin-listen': { type: 'string' },
-  domain: { type: 'string' },
-  db: { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'grace-ms': { type: 'string' },
-} as const;
+const OPTIONS = { ...flagOptionsOf(RELAY_CONFIG_SCHEMA), ...CONFIG_FLAG_OPTION };
 
 /** Runs `relay`; returns the exit code once stopped. */
 export async function relayCommand(args: string[], ctx: CliContext, logger: Logger): Promise<number> {
-  const { values } = parseCommandArgs(args, OPTIONS, ctx.env);
-  if (values.help === true) {
+  const parsed = parseCommandArgs(args, OPTIONS, ctx.env);
+  if (parsed.values.help === true) {
     ctx.stdout(RELAY_HELP);
     return ExitCode.Ok;
   }
-  const tlsCert = values['tls-cert'];
-  const tlsKey = values['tls-key'];
-  const relay = new Relay({
-    agentListen: requireFlag(values, 'agent-listen'),
-    ...(typeof values['public-listen'] === 'string' ? { publicListen: values['public-listen'] } : {}),
-    ...(typeof values['admin-listen'] === 'string' ? { adminListen: values['admin-listen'] } : {}),
-    baseDomain: requireFlag(values, 'domain'),
-    dbPath: requireFlag(values, 'db'),
-    ...(typeof tlsCert === 'string' && typeof tlsKey === 'string'
-      ? { tls: { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } }
-      : {}),
-    logger,
-  });
-  const addresses = await relay.listen();
-  ctx.stdout(JSON.stringify({ event: 'listening', ...addresses }) + '\n');
-  await untilAborted(ctx.signal);
-  const graceMs = typeof values['grace-ms'] === 'string' ? Number(values['grace-ms']) : undefined;
-  await relay.close(graceMs === undefined ? {} : { graceMs });
+  const { values: settings } = loadCommandSettings(RELAY_CONFIG_SCHEMA, parsed, ctx.env);
+  const relay = new Relay(relayOptionsFromSettings(settings, logger));
+  try {
+    const addresses = await relay.listen();
+    ctx.stdout(JSON.stringify({ event: 'listening', ...addresses }) + '\n');
+    await untilAborted(ctx.signal);
+    logger.info('relay stopping', { graceMs: settings.graceMs });
+  } finally {
+    await relay.close({ graceMs: settings.graceMs });
+  }
+  logger.info('relay stopped');
   return ExitCode.Ok;
 }

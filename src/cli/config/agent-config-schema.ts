@@ -1,0 +1,119 @@
+/**
+ * The settings of `visiona-tunnel agent`: flags, environment variables and
+ * config-file keys, with their defaults (taken from the tunnel client's own
+ * defaults, so the two cannot drift). The token itself is never a config-file
+ * key: it comes from `tokenFile`, `VISIONA_TUNNEL_TOKEN` or `--token`.
+ */
+import { DEFAULT_TUNNEL_CLIENT_CONFIG } from '../../agent/index.js';
+import { DEFAULT_SERVICE_STOP_GRACE_MS } from '../spawn/service-process.js';
+import type { ConfigField, ConfigSchema, ResolvedSettings } from './config-schema.js';
+
+const D = DEFAULT_TUNNEL_CLIENT_CONFIG;
+
+const AGENT_FIELDS = [
+  {
+    key: 'relay',
+    flag: 'relay',
+    type: 'url',
+    required: true,
+    description: 'The relay\'s tunnel endpoint, `ws://HOST:PORT/tunnel/connect` or `wss://...` (TLS).',
+  },
+  {
+    key: 'local',
+    flag: 'local',
+    type: 'hostPort',
+    description: 'The local service, `HOST:PORT` (`localhost` works for 127.0.0.1 and ::1). Required unless `spawn` is set.',
+  },
+  {
+    key: 'tokenFile',
+    flag: 'token-file',
+    type: 'path',
+    description: 'File holding the agent token (else `VISIONA_TUNNEL_TOKEN`); keep it readable by the agent only.',
+  },
+  {
+    key: 'caFile',
+    flag: 'ca-file',
+    type: 'path',
+    description: 'PEM CA certificates trusted for `wss://` instead of the system CAs (a private CA or a self-signed relay).',
+  },
+  {
+    key: 'hostHeader',
+    flag: 'host-header',
+    type: 'string',
+    default: D.hostHeader,
+    description: '`Host` sent to the local service: `preserve` (the visitor\'s), `local` (the `local` address) or a fixed value.',
+  },
+  {
+    key: 'statusListen',
+    flag: 'status-listen',
+    type: 'listen',
+    description: 'Address of the local status page and `GET /status` (off unless set; keep it on loopback).',
+  },
+  {
+    key: 'visitorUrl',
+    flag: 'visitor-url',
+    type: 'url',
+    description: 'The agent\'s public URL, only displayed in the status panel and page (the agent cannot know it).',
+  },
+  {
+    key: 'spawn',
+    flag: 'spawn',
+    type: 'string',
+    description:
+      'Shell command that starts the local service: it gets a free loopback port as `PORT`, is awaited until the port accepts connections, restarted with backoff when it exits, and stopped with the agent.',
+  },
+  {
+    key: 'spawnStopGraceMs',
+    type: 'integer',
+    min: 0,
+    default: DEFAULT_SERVICE_STOP_GRACE_MS,
+    description: 'On shutdown, how long the spawned service has between SIGTERM and SIGKILL.',
+  },
+  {
+    key: 'handshakeTimeoutMs',
+    type: 'integer',
+    min: 1,
+    default: D.handshakeTimeoutMs,
+    description: 'Deadline of the WebSocket upgrade to the relay.',
+  },
+  {
+    key: 'keepAliveIntervalMs',
+    type: 'integer',
+    min: 0,
+    default: D.keepAliveIntervalMs,
+    description: 'yamux keepalive ping interval; 0 = off.',
+  },
+  {
+    key: 'stabilityThresholdMs',
+    type: 'integer',
+    min: 0,
+    default: D.stabilityThresholdMs,
+    description: 'A session that lived less than this counts as a failed attempt and backs off.',
+  },
+  {
+    key: 'maxStreamWindowBytes',
+    type: 'integer',
+    min: 256 * 1024,
+    max: 0x7fff_ffff,
+    default: D.maxStreamWindowBytes,
+    description: 'yamux receive window per stream (at least 256 KiB).',
+  },
+  {
+    key: 'stopGraceMs',
+    type: 'integer',
+    min: 0,
+    default: D.stopGraceMs,
+    description: 'On SIGINT/SIGTERM, how long open streams may finish before they are reset.',
+  },
+] as const satisfies readonly ConfigField[];
+
+/** The settings of `visiona-tunnel agent`. */
+export const AGENT_CONFIG_SCHEMA: ConfigSchema<typeof AGENT_FIELDS> = Object.freeze({
+  command: 'agent',
+  summary:
+    'The agent dials the relay, keeps the tunnel up (backoff 1, 2, 4, 8, 16, 30 s with jitter) and serves visitor requests on the local service. The token is not a config-file key: use `tokenFile` or `VISIONA_TUNNEL_TOKEN`.',
+  fields: AGENT_FIELDS,
+});
+
+/** Resolved settings of `agent`, keyed by config-file key. */
+export type AgentSettings = ResolvedSettings<(typeof AGENT_CONFIG_SCHEMA)['fields']>;

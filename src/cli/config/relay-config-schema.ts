@@ -1,0 +1,171 @@
+/**
+ * The settings of `visiona-tunnel relay`: flags, environment variables and
+ * config-file keys, with their defaults (taken from the relay's own
+ * defaults, so the two cannot drift).
+ */
+import { DEFAULT_RELAY_CLOSE_GRACE_MS, DEFAULT_RELAY_LIMITS } from '../../relay/index.js';
+import type { ConfigField, ConfigSchema, ResolvedSettings } from './config-schema.js';
+
+const L = DEFAULT_RELAY_LIMITS;
+
+const RELAY_FIELDS = [
+  {
+    key: 'agentListen',
+    flag: 'agent-listen',
+    type: 'listen',
+    required: true,
+    description: 'Address of the agent listener (`GET /tunnel/connect`); it also serves visitors when `publicListen` is not set.',
+  },
+  {
+    key: 'publicListen',
+    flag: 'public-listen',
+    type: 'listen',
+    description: 'Address of a separate public (visitor) listener.',
+  },
+  {
+    key: 'adminListen',
+    flag: 'admin-listen',
+    type: 'listen',
+    description: 'Address of the admin listener (`/healthz`, `/readyz`); keep it on a private interface.',
+  },
+  {
+    key: 'domain',
+    flag: 'domain',
+    type: 'string',
+    required: true,
+    description: 'Base domain: visitors reach agent `edge-01` at `edge-01.DOMAIN` (and at `/a/edge-01/` on any host).',
+  },
+  {
+    key: 'db',
+    flag: 'db',
+    type: 'path',
+    required: true,
+    description: 'SQLite file of agents, hashed tokens and access policies (created if missing).',
+  },
+  {
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    type: 'path',
+    description: 'PEM certificate chain; with `tlsKey`, the relay serves `https://` and `wss://` itself.',
+  },
+  {
+    key: 'tlsKey',
+    flag: 'tls-key',
+    type: 'path',
+    description: 'PEM private key of `tlsCert`.',
+  },
+  {
+    key: 'trustProxy',
+    flag: 'trust-proxy',
+    type: 'list',
+    default: [],
+    description:
+      'Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For`/`-Proto`/`-Host` headers are believed; from anyone else they are replaced.',
+  },
+  {
+    key: 'graceMs',
+    flag: 'grace-ms',
+    type: 'integer',
+    min: 0,
+    default: DEFAULT_RELAY_CLOSE_GRACE_MS,
+    description: 'On SIGINT/SIGTERM, how long requests and upgrades in flight may finish before everything is closed.',
+  },
+  {
+    key: 'limits.maxStreamsPerAgent',
+    type: 'integer',
+    min: 1,
+    max: 1_000_000,
+    default: L.maxStreamsPerAgent,
+    description: 'Concurrent visitor streams per agent; over it visitors get `503` with `Retry-After`.',
+  },
+  {
+    key: 'limits.offlineGraceMs',
+    type: 'integer',
+    min: 0,
+    max: 3_600_000,
+    default: L.offlineGraceMs,
+    description: 'How long a visitor request waits for an offline (known) agent to come back before `502`.',
+  },
+  {
+    key: 'limits.responseHeaderTimeoutMs',
+    type: 'integer',
+    min: 0,
+    default: L.responseHeaderTimeoutMs,
+    description: 'Time allowed for the agent\'s response headers once the request is sent (`504` after it); 0 = no limit.',
+  },
+  {
+    key: 'limits.idleTimeoutMs',
+    type: 'integer',
+    min: 0,
+    default: L.idleTimeoutMs,
+    description: 'A forwarded exchange with no byte in either direction for this long is aborted; 0 = no limit.',
+  },
+  {
+    key: 'limits.keepAliveIntervalMs',
+    type: 'integer',
+    min: 0,
+    default: L.keepAliveIntervalMs,
+    description: 'yamux keepalive ping interval towards each agent; 0 = off.',
+  },
+  {
+    key: 'limits.keepAliveTimeoutMs',
+    type: 'integer',
+    min: 1,
+    default: L.keepAliveTimeoutMs,
+    description: 'A keepalive ping unanswered this long ends the agent\'s session; must exceed the interval.',
+  },
+  {
+    key: 'limits.replacedSessionGraceMs',
+    type: 'integer',
+    min: 0,
+    default: L.replacedSessionGraceMs,
+    description: 'How long a session replaced by a newer one (newest wins) may finish its streams.',
+  },
+  {
+    key: 'limits.revocationPollIntervalMs',
+    type: 'integer',
+    min: 10,
+    max: 1000,
+    default: L.revocationPollIntervalMs,
+    description: 'How often revocations made by other processes (`token revoke`) are read from the store.',
+  },
+  {
+    key: 'limits.headersTimeoutMs',
+    type: 'integer',
+    min: 1000,
+    default: L.headersTimeoutMs,
+    description: 'Longest time an agent or visitor may take to send its request head (slowloris bound).',
+  },
+  {
+    key: 'limits.authRateLimit.maxFailures',
+    type: 'integer',
+    min: 1,
+    default: L.authRateLimit.maxFailures,
+    description: 'Failed agent authentications allowed per address within the window; further attempts get `429`.',
+  },
+  {
+    key: 'limits.authRateLimit.windowMs',
+    type: 'integer',
+    min: 1,
+    default: L.authRateLimit.windowMs,
+    description: 'Length of the authentication-failure counting window.',
+  },
+  {
+    key: 'limits.authRateLimit.maxTrackedAddresses',
+    type: 'integer',
+    min: 1,
+    default: L.authRateLimit.maxTrackedAddresses,
+    description: 'Addresses tracked at most by the rate limiter (oldest forgotten first).',
+  },
+] as const satisfies readonly ConfigField[];
+
+/** The settings of `visiona-tunnel relay`. */
+export const RELAY_CONFIG_SCHEMA: ConfigSchema<typeof RELAY_FIELDS> = Object.freeze({
+  command: 'relay',
+  summary:
+    'The relay accepts agents on `GET /tunnel/connect` and visitors on its public listener. Durations are in milliseconds.',
+  fields: RELAY_FIELDS,
+});
+
+/** Resolved settings of `relay`, keyed by config-file key. */
+export type RelaySettings = ResolvedSettings<(typeof RELAY_CONFIG_SCHEMA)['fields']>;

@@ -1,0 +1,46 @@
+/**
+ * Turns resolved `relay` settings into the `Relay`'s options (reading the
+ * TLS files). The relay validates them once more, with the same field names.
+ */
+import type { RelayOptions } from '../../relay/index.js';
+import { ConfigError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { readSettingFile } from './load-command-settings.js';
+import type { RelaySettings } from './relay-config-schema.js';
+
+/** The `Relay` options for `settings`; TLS needs both `tlsCert` and `tlsKey`. */
+export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger): RelayOptions {
+  const s = settings;
+  if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
+    const missing = s.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
+    throw new ConfigError(missing, `is required with ${missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'} (--tls-cert and --tls-key go together)`, undefined);
+  }
+  return {
+    agentListen: s.agentListen,
+    ...(s.publicListen === undefined ? {} : { publicListen: s.publicListen }),
+    ...(s.adminListen === undefined ? {} : { adminListen: s.adminListen }),
+    baseDomain: s.domain,
+    dbPath: s.db,
+    trustProxy: [...s.trustProxy],
+    ...(s.tlsCert !== undefined && s.tlsKey !== undefined
+      ? { tls: { cert: readSettingFile('tlsCert', s.tlsCert), key: readSettingFile('tlsKey', s.tlsKey) } }
+      : {}),
+    limits: {
+      maxStreamsPerAgent: s['limits.maxStreamsPerAgent'],
+      offlineGraceMs: s['limits.offlineGraceMs'],
+      responseHeaderTimeoutMs: s['limits.responseHeaderTimeoutMs'],
+      idleTimeoutMs: s['limits.idleTimeoutMs'],
+      keepAliveIntervalMs: s['limits.keepAliveIntervalMs'],
+      keepAliveTimeoutMs: s['limits.keepAliveTimeoutMs'],
+      replacedSessionGraceMs: s['limits.replacedSessionGraceMs'],
+      revocationPollIntervalMs: s['limits.revocationPollIntervalMs'],
+      headersTimeoutMs: s['limits.headersTimeoutMs'],
+      authRateLimit: {
+        maxFailures: s['limits.authRateLimit.maxFailures'],
+        windowMs: s['limits.authRateLimit.windowMs'],
+        maxTrackedAddresses: s['limits.authRateLimit.maxTrackedAddresses'],
+      },
+    },
+    logger,
+  };
+}
