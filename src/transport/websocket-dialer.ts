@@ -30,6 +30,8 @@ export interface DialWebSocketOptions {
   maxPayloadBytes?: number;
   /** Settings of the returned duplex. */
   duplex?: WebSocketDuplexOptions;
+  /** Source address to connect from (e.g. one of 127.0.0.x when one address runs out of ephemeral ports). */
+  localAddress?: string;
   clock?: Clock;
 }
 
@@ -57,6 +59,7 @@ export async function dialWebSocket(url: string | URL, options: DialWebSocketOpt
     maxPayload: maxPayloadBytes,
     perMessageDeflate: false,
     followRedirects: false,
+    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
   });
 
   return new Promise<WebSocketDuplex>((resolve, reject) => {
