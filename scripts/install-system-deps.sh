@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need (Go toolchain and Go yamux /
-# gorilla websocket sources for the interop peers, curl), then builds the Go
-# peers into .interop-bin/. Idempotent; needs root the first time.
+# gorilla websocket sources for the interop peers, curl, chromium for the
+# status page test), then builds the Go peers into .interop-bin/. Idempotent; needs root the first time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-pkgs=(golang-go golang-github-hashicorp-yamux-dev golang-github-gorilla-websocket-dev curl)
+pkgs=(golang-go golang-github-hashicorp-yamux-dev golang-github-gorilla-websocket-dev curl chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -83,7 +83,7 @@ const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
 /** Other header names that look like they carry a secret. */
 const SECRET_HEADER_NAME = /token|secret|password|passwd|api-?key|session/i;
 /** Query parameters that carry credentials. */
-const SECRET_QUERY_PARAM = /^(?:token|access_token|id_token|refresh_token|api_key|apikey|key|password|passwd|secret|sig|signature|auth|code)$/i;
+const SECRET_QUERY_PARAM = /^(?:token|access_token|id_token|refresh_token|api_key|apikey|key|password|passwd|secret|sig|signature|auth)$/i;
 /** What a masked value is shown as. */
 export const MASK = '[masked]';
 

@@ -39,6 +39,9 @@ main { max-width: 1180px; margin: 0 auto; padding: 20px 24px 40px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; margin-bottom: 20px; }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 10px 14px; min-width: 0; }
 .card.wide { grid-column: span 2; }
+.card.full { grid-column: 1 / -1; display: flex; align-items: baseline; gap: 12px; padding: 8px 14px; }
+.card.full .value { margin-top: 0; }
+.card.full .label { white-space: nowrap; }
 .card .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .card .value { font-size: 15px; font-weight: 600; margin-top: 2px; overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; }
@@ -66,8 +69,9 @@ tbody tr.selected { background: #eef3ff; }
 button.replay { font: inherit; font-size: 12px; padding: 2px 10px; border: 1px solid var(--line); border-radius: 6px;
   background: var(--panel); color: var(--text); cursor: pointer; }
 button.replay:hover:not(:disabled) { border-color: var(--accent); color: var(--accent); }
-button.replay:disabled { color: var(--muted); cursor: not-allowed; }
+button.replay:disabled { color: var(--muted); background: var(--bg); border-style: dashed; cursor: not-allowed; }
 .replay-result { font-size: 12px; margin-left: 8px; }
+.replay-result.muted { color: var(--muted); font-weight: 400; }
 .empty { padding: 24px 16px; color: var(--muted); text-align: center; }
 #detail { display: none; border-top: 1px solid var(--line); padding: 12px 16px 16px; }
 #detail.shown { display: block; }
@@ -82,6 +86,7 @@ button.replay:disabled { color: var(--muted); cursor: not-allowed; }
 const SCRIPT = `
 'use strict';
 const MAX_ROWS = 100;
+const SHORT_REASONS = { 'upgrade': 'upgrade', 'body-too-large': 'body over BODY_LIMIT', 'body-not-recorded': 'body not kept' };
 const REASONS = {
   'upgrade': 'WebSocket and other upgrades cannot be replayed',
   'body-too-large': 'The body was too large to keep (over BODY_LIMIT), so it cannot be replayed',
@@ -132,7 +137,7 @@ function renderStatus(s) {
   } else visitor.textContent = 'unknown';
   text('rtt', s.lastPingRttMs === null ? '—' : fmtMs(s.lastPingRttMs));
   text('served', String(s.requestsServed));
-  text('bytes', fmtBytes(s.bytesIn) + ' in / ' + fmtBytes(s.bytesOut) + ' out');
+  text('bytes', fmtBytes(s.bytesIn) + ' / ' + fmtBytes(s.bytesOut));
   text('streams', String(s.activeStreams));
   const err = $('error');
   err.textContent = s.lastError ? s.lastError.code + ': ' + s.lastError.message : 'none';
@@ -183,6 +188,11 @@ function addRequest(r) {
   button.addEventListener('click', (ev) => { ev.stopPropagation(); replay(r, tr, button); });
   const result = document.createElement('span');
   result.className = 'replay-result';
+  if (!r.replayable) {
+    result.className = 'replay-result muted';
+    result.textContent = 'not replayable: ' + (SHORT_REASONS[r.notReplayableReason] || 'unknown').replace('BODY_LIMIT', fmtBytes(bodyLimit));
+    result.title = button.title;
+  }
   action.append(button, result);
   tr.appendChild(action);
   tr.addEventListener('click', () => select(r.id));
@@ -300,9 +310,9 @@ const BODY = `
     <div class="card"><div class="label">Ping RTT</div><div id="rtt" class="value">—</div></div>
     <div class="card"><div class="label">Reconnect</div><div id="retry" class="value">—</div></div>
     <div class="card"><div class="label">Requests served</div><div id="served" class="value">0</div></div>
-    <div class="card"><div class="label">Bytes</div><div id="bytes" class="value">—</div></div>
+    <div class="card"><div class="label">Bytes in / out</div><div id="bytes" class="value">—</div></div>
     <div class="card"><div class="label">Active streams</div><div id="streams" class="value">0</div></div>
-    <div class="card wide"><div class="label">Last error</div><div id="error" class="value mono">none</div></div>
+    <div class="card full"><div class="label">Last error</div><div id="error" class="value mono">none</div></div>
   </div>
   <section class="panel">
     <h2>Recent requests <small id="count">0 requests</small></h2>
@@ -329,6 +339,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>visiona-tunnel agent</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>${BODY}<script>${SCRIPT}</script>

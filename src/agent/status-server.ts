@@ -88,6 +88,8 @@ export interface StatusServerAddress {
 /** An SSE client whose unsent output exceeds this is dropped (it stopped reading). */
 const MAX_EVENT_BACKLOG_BYTES = 1024 * 1024;
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+/** Delay of the state event that follows request events (coalesced). */
+const SETTLE_DELAY_MS = 200;
 
 /** True for `localhost`, 127.0.0.0/8 and ::1. */
 function isLoopbackHost(host: string): boolean {
@@ -113,6 +115,7 @@ export class StatusServer {
   #allowedHosts = new Set<string>();
   #unsubscribe: Array<() => void> = [];
   #heartbeat: TimerHandle | undefined;
+  #settle: TimerHandle | undefined;
   #address: StatusServerAddress | undefined;
   #listening: Promise<StatusServerAddress> | undefined;
   #closing: Promise<void> | undefined;
@@ -171,7 +174,10 @@ export class StatusServer {
         this.#allowedHosts = new Set(names.map((n) => n.toLowerCase()));
         this.#unsubscribe = [
           this.#options.source.subscribe(() => this.#broadcast('state', this.snapshot())),
-          this.#options.recorder.subscribe((request) => this.#broadcast('request', { request, status: this.snapshot() }, request.id)),
+          this.#options.recorder.subscribe((request) => {
+            this.#broadcast('request', { request, status: this.snapshot() }, request.id);
+            this.#settleSoon();
+          }),
         ];
         this.#logger.info('status server listening', { url: this.#address.url });
         resolve(this.#address);
@@ -198,6 +204,8 @@ export class StatusServer {
     if (this.#closing !== undefined) return this.#closing;
     for (const off of this.#unsubscribe.splice(0)) off();
     this.#stopHeartbeat();
+    if (this.#settle !== undefined) this.#clock.clearTimeout(this.#settle);
+    this.#settle = undefined;
     this.#replays.abort();
     for (const res of [...this.#clients]) res.end();
     this.#clients.clear();
@@ -338,6 +346,19 @@ export class StatusServer {
       return;
     }
     res.write(text);
+  }
+
+  /**
+   * The stream of a request closes just after it is recorded, and counters
+   * change without a manager event: send the settled state shortly after.
+   */
+  #settleSoon(): void {
+    if (this.#settle !== undefined || this.#clients.size === 0) return;
+    this.#settle = this.#clock.setTimeout(() => {
+      this.#settle = undefined;
+      if (this.#closing === undefined) this.#broadcast('state', this.snapshot());
+    }, SETTLE_DELAY_MS);
+    this.#settle.unref?.();
   }
 
   #startHeartbeat(): void {

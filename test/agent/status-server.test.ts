@@ -53,6 +53,8 @@ describe('StatusServer', () => {
     assert.equal(headers['x-trace'], 't1', 'request headers are included');
     assert.equal(ev.data.includes('visitor-secret'), false, 'no credential in the event');
     assert.equal(status.requestsServed, 1, 'the event carries the updated counters');
+    const settled = await sse.next('state', (e) => (JSON.parse(e.data) as StatusServerSnapshot).activeStreams === 0);
+    assert.equal((JSON.parse(settled.data) as StatusServerSnapshot).requestsServed, 1, 'a settled state follows, its stream closed');
 
     const list = JSON.parse((await request(fx.address, '/api/requests')).text) as { requests: RecordedRequest[]; capacity: number };
     assert.deepEqual(list.requests.map((x) => x.id), [r.id], '/api/requests lists it');
