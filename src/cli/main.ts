@@ -3,7 +3,7 @@
  * AbortController of the process (SIGINT/SIGTERM), picks the log sink, and
  * maps errors to exit codes.
  */
-import { TunnelError } from '../shared/errors.js';
+import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import { ExitCode, type CliContext, UsageError } from './cli-context.js';
 import { accessCommand } from './commands/access.js';
 import { agentCommand } from './commands/agent.js';
@@ -16,17 +16,31 @@ export const MAIN_HELP = `visiona-tunnel: a reverse tunnel for edge devices.
 
 Usage:
   visiona-tunnel demo                          relay + agent + a local web app, prints a visitor URL
-  visiona-tunnel relay --agent-listen ... --domain ... --db ...
-  visiona-tunnel agent --relay ws(s)://.../tunnel/connect --local HOST:PORT --token-file FILE
+  visiona-tunnel relay --agent-listen ... --domain ... --db ... [--config FILE]
+  visiona-tunnel agent --relay ws(s)://.../tunnel/connect --local HOST:PORT --token-file FILE [--config FILE]
   visiona-tunnel token create|list|revoke ...
   visiona-tunnel access set|show AGENT ...
   visiona-tunnel COMMAND --help                details and examples
 
-Environment: every flag may be given as VISIONA_TUNNEL_<FLAG> (flags win);
+Settings: flags > environment (VISIONA_TUNNEL_<FLAG>) > config file (--config
+FILE, YAML or TOML; relay and agent) > defaults. Logging:
 VISIONA_TUNNEL_LOG_LEVEL=debug|info|warn|error, VISIONA_TUNNEL_LOG_FORMAT=json|pretty.
+SIGINT/SIGTERM stop relay, agent and demo gracefully.
+
+Examples:
+  visiona-tunnel demo
+  T=$(visiona-tunnel token create edge-01 --db relay.db)
+  visiona-tunnel relay --config /etc/visiona-tunnel/relay.yaml
 
 Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration.
 `;
+
+/** Error codes that mean the command line or configuration is wrong (exit code 2). */
+const USAGE_ERROR_CODES: ReadonlySet<TunnelErrorCode> = new Set<TunnelErrorCode>([
+  'ERR_CONFIG_INVALID',
+  'ERR_STORE_INVALID_INPUT',
+  'ERR_STORE_INVALID_AGENT_NAME',
+]);
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], context?: Partial<CliContext>): Promise<number> {
@@ -74,7 +88,7 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
         throw new UsageError(`unknown command: ${command}`);
     }
   } catch (err) {
-    if (err instanceof UsageError || (err instanceof TunnelError && err.code === 'ERR_CONFIG_INVALID')) {
+    if (err instanceof UsageError || (err instanceof TunnelError && USAGE_ERROR_CODES.has(err.code))) {
       ctx.stderr(`visiona-tunnel: ${err.message}\nRun 'visiona-tunnel ${command ?? ''} --help' for usage.\n`);
       return ExitCode.Usage;
     }

@@ -23,6 +23,14 @@ an "agent" claim equal to the agent's name; a JWT may also be given once as
 Examples:
   visiona-tunnel access set edge-01 public --db relay.db
   visiona-tunnel access set edge-01 basic --user admin --password-file ./pw --db relay.db
+  VT=$(visiona-tunnel access set edge-01 bearer --db relay.db)   # then: curl -H "Authorization: Bearer $VT" ...
+  visiona-tunnel access set edge-01 jwt --alg HS256 --secret-file ./jwt-secret --issuer https://id.example.com --db relay.db
+  visiona-tunnel access show edge-01 --db relay.db
+
+Exit codes:
+  0  done
+  1  the store cannot be opened, or a file cannot be read
+  2  bad command line, unknown agent (show), or an invalid policy
 `;
 
 const OPTIONS = {

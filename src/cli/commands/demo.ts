@@ -19,8 +19,14 @@ Starts a relay (default 127.0.0.1 on a free port), a built-in local web app
 (a page, an API at api/info, a WebSocket echo at ws) and an agent for it
 named "demo", with public access. Prints the visitor URL; Ctrl-C stops all.
 
-Example:
+Examples:
+  visiona-tunnel demo
   visiona-tunnel demo --listen 127.0.0.1:8080
+
+Exit codes:
+  0  stopped with Ctrl-C (SIGINT) or SIGTERM
+  1  runtime failure (the listen address is taken ...)
+  2  bad command line
 `;
 
 const OPTIONS = { listen: { type: 'string' } } as const;

@@ -19,6 +19,11 @@ Examples:
   T=$(visiona-tunnel token create edge-01 --db /var/lib/visiona-tunnel/relay.db)
   visiona-tunnel token list --db relay.db
   visiona-tunnel token revoke edge-01 --db relay.db
+
+Exit codes:
+  0  done
+  1  nothing to revoke, or the store cannot be opened
+  2  bad command line
 `;
 
 const OPTIONS = {
