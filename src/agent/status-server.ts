@@ -179,7 +179,7 @@ export class StatusServer {
             this.#settleSoon();
           }),
         ];
-        this.#logger.info('status server listening', { url: this.#address.url });
+        this.#logger.debug('status server listening', { url: this.#address.url });
         resolve(this.#address);
       });
     });

@@ -109,7 +109,7 @@ export function renderStatusPanel(
   const now = options.now ?? Date.now();
   const color = options.color === true;
   const line = (...segments: Segment[]): string => fit(segments, max, color);
-  const label = (name: string): Segment => [`  ${name.padEnd(10)}`, 'dim'];
+  const label = (name: string): Segment => [`  ${name.padEnd(11)}`, 'dim'];
 
   const lines: string[] = [];
   lines.push(

@@ -10,15 +10,18 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 import { visit } from '../relay/relay-fixtures.js';
 import { startStatusStack } from '../agent/status-fixtures.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
 
-/** Launches Chromium headless with a fresh profile; closed after the test. */
-async function launch(t: { after(fn: () => unknown): void }): Promise<Browser> {
+/**
+ * Launches Chromium headless with a fresh profile (a user-data-dir needs
+ * `launchPersistentContext`); closed, profile removed, after the test.
+ */
+async function launch(t: { after(fn: () => unknown): void }): Promise<BrowserContext> {
   const profile = mkdtempSync(join(tmpdir(), 'status-page-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -39,9 +42,7 @@ async function launch(t: { after(fn: () => unknown): void }): Promise<Browser> {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
   });
-  const browser = context.browser();
-  // A persistent context has no Browser object; expose the context through a shim.
-  return (browser ?? { newPage: () => context.newPage() }) as Browser;
+  return context;
 }
 
 describe('Status page in headless Chromium', { skip }, () => {
@@ -49,6 +50,7 @@ describe('Status page in headless Chromium', { skip }, () => {
     const fx = await startStatusStack(t);
     const browser = await launch(t);
     const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
     const consoleErrors: string[] = [];
     page.on('console', (msg) => {
       if (msg.type() === 'error') consoleErrors.push(msg.text());
