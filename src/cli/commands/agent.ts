@@ -105,7 +105,8 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
     ...tunnelTuningFromSettings(settings),
     ...(typeof values['host-header'] === 'string' ? { hostHeader: values['host-header'] } : {}),
     hooks: recorder.hooks,
-    recordRequestBodyBytes: recorder.maxBodyBytes,
+    // Bodies are kept only for the status page's replay.
+    recordRequestBodyBytes: typeof values['status-listen'] === 'string' ? recorder.maxBodyBytes : 0,
     logger,
   });
   const stopStatus = await startAgentStatus(manager, recorder, values, ctx, logger);
