@@ -57,6 +57,11 @@ export function resolveWebSocketDuplexConfig(options: WebSocketDuplexOptions = {
   });
 }
 
+/** Chunks at least this large are sent as messages of their own rather than copied into a merged one. */
+const COPY_THRESHOLD_BYTES = 16 * 1024;
+
+const noop = (): void => {};
+
 /** Close codes that end the stream cleanly: normal, going away, and a close frame without a status (RFC 6455 7.1.5). */
 const CLEAN_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005]);
 
@@ -155,9 +160,38 @@ export class WebSocketDuplex extends Duplex {
     this.#send(chunk, callback);
   }
 
-  // Everything buffered while the previous message was in flight goes out as one message.
+  // What was buffered while the previous message was in flight goes out in as
+  // few messages as possible: runs of small chunks (yamux headers, window
+  // updates, small payloads) are merged into one message, while a large chunk
+  // is sent as its own message, since copying it would cost more than a
+  // message header.
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
-    this.#send(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
+    if (chunks.length === 1) {
+      this.#send((chunks[0] as { chunk: Buffer }).chunk, callback);
+      return;
+    }
+    const messages: Buffer[] = [];
+    let run: Buffer[] = [];
+    let runBytes = 0;
+    const flushRun = () => {
+      if (run.length > 0) messages.push(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes));
+      run = [];
+      runBytes = 0;
+    };
+    for (const { chunk } of chunks) {
+      if (chunk.length >= COPY_THRESHOLD_BYTES) {
+        flushRun();
+        messages.push(chunk);
+      } else {
+        run.push(chunk);
+        runBytes += chunk.length;
+        if (runBytes >= COPY_THRESHOLD_BYTES) flushRun();
+      }
+    }
+    flushRun();
+    const last = messages.length - 1;
+    for (let i = 0; i < last; i++) this.#send(messages[i] as Buffer, noop);
+    this.#send(messages[last] as Buffer, callback);
   }
 
   override _final(callback: (err?: Error | null) => void): void {
