@@ -112,6 +112,7 @@ export class StatusServer {
   readonly #clients = new Set<http.ServerResponse>();
   readonly #sockets = new Set<Socket>();
   readonly #replays = new AbortController();
+  readonly #pendingReplays = new Set<Promise<void>>();
   #allowedHosts = new Set<string>();
   #unsubscribe: Array<() => void> = [];
   #heartbeat: TimerHandle | undefined;
@@ -209,18 +210,22 @@ export class StatusServer {
     this.#replays.abort();
     for (const res of [...this.#clients]) res.end();
     this.#clients.clear();
+    // Aborted replays still answer (with ERR_ABORTED) before connections end.
+    const replaysDone = Promise.all([...this.#pendingReplays]);
     this.#closing = new Promise<void>((resolve) => {
       if (!this.#server.listening) {
         resolve();
         return;
       }
       this.#server.close(() => resolve());
-      this.#server.closeIdleConnections();
-      for (const socket of this.#sockets) {
-        // Ended SSE responses flush first; anything still open is cut.
-        socket.end();
-        socket.setTimeout(1000, () => socket.destroy());
-      }
+      void replaysDone.then(() => {
+        this.#server.closeIdleConnections();
+        for (const socket of this.#sockets) {
+          // Ended responses flush first; anything still open is cut.
+          socket.end();
+          socket.setTimeout(1000, () => socket.destroy());
+        }
+      });
     });
     return this.#closing;
   }
@@ -405,14 +410,16 @@ export class StatusServer {
       return;
     }
     this.#logger.info('replaying a request to the local service', { id, method: view.method, path: view.path });
-    void replayRequest(original, {
+    const pending = replayRequest(original, {
       localAddr: this.#options.localAddr,
       ...(this.#options.hostHeader === undefined ? {} : { hostHeader: this.#options.hostHeader }),
       signal: this.#replays.signal,
       timeoutMs: this.#replayTimeoutMs,
     }).then((result) => {
+      this.#pendingReplays.delete(pending);
       if (!res.destroyed) this.#json(res, 200, { id, result });
     });
+    this.#pendingReplays.add(pending);
   }
 
   /** A replay must come from our own page: custom header present, `Origin` (when sent) naming this server. */

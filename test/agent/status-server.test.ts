@@ -4,6 +4,7 @@
  * straight to the local service, and the Host / cross-site checks.
  */
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import { describe, it } from 'node:test';
 import type { RecordedRequest } from '../../src/agent/request-recorder.js';
 import { RequestRecorder } from '../../src/agent/request-recorder.js';
@@ -11,7 +12,7 @@ import { StatusServer, type StatusServerSnapshot } from '../../src/agent/status-
 import { REPLAY_REQUEST_HEADER, REPLAY_REQUEST_HEADER_VALUE } from '../../src/agent/status-page.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { FakeClock } from '../helpers/mux-fake-clock.js';
-import { visit, waitFor } from '../relay/relay-fixtures.js';
+import { splitHostPort, visit, waitFor } from '../relay/relay-fixtures.js';
 import { request, SseReader, startStatusStack } from './status-fixtures.js';
 
 const REPLAY_HEADERS = { [REPLAY_REQUEST_HEADER]: REPLAY_REQUEST_HEADER_VALUE };
@@ -157,6 +158,24 @@ describe('StatusServer', () => {
     assert.match(page.text, /<script>/, 'with its inline script');
     assert.equal(/src="http|href="http/.test(page.text), false, 'no external assets');
     assert.equal((await request(fx.address, '/nope')).status, 404, 'unknown paths answer 404');
+  });
+
+  it('answers a replay still in flight with ERR_ABORTED when it closes', async (t) => {
+    const fx = await startStatusStack(t);
+    // A visitor gives up on /hang: the exchange is recorded (aborted) and can be replayed.
+    const [host, port] = splitHostPort(fx.relayFx.addresses.public);
+    const visitor = http.get({ host, port, path: `/a/${fx.agentName}/hang`, agent: false });
+    visitor.on('error', () => {});
+    await waitFor(() => fx.origin.requests.filter((r) => r.url === '/hang').length === 1, 'the local service to get /hang');
+    visitor.destroy();
+    await waitFor(() => fx.recorder.size === 1, 'the aborted exchange to be recorded');
+    const id = fx.recorder.list()[0]?.id;
+    const replay = request(fx.address, `/api/requests/${id}/replay`, { method: 'POST', headers: REPLAY_HEADERS });
+    await waitFor(() => fx.origin.requests.filter((r) => r.url === '/hang').length === 2, 'the replay to reach the local service');
+    await fx.server.close();
+    const res = await replay;
+    assert.equal(res.status, 200, 'the replay still gets its answer');
+    assert.equal((JSON.parse(res.text) as { result: { error?: string } }).result.error, 'ERR_ABORTED', 'reporting the abort');
   });
 
   it('ends event streams on close(), and close() is idempotent', async (t) => {
