@@ -45,3 +45,6 @@ export {
   type LocalForwarderOptions,
 } from './local-forwarder-config.js';
 export { LocalServiceError, type LocalServiceErrorCode } from './local-service-error.js';
+export { StatusServer, type StatusServerOptions, type StatusServerAddress } from './status-server.js';
+export { RequestRecorder, type RecordedRequest } from './request-recorder.js';
+export { replayRequest } from './request-replay.js';
