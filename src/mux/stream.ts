@@ -79,7 +79,9 @@ export class MuxStream extends Duplex {
 
   /** @internal Sends the SYN (outbound) or ACK (inbound) window update, advertising a larger window if configured. */
   sendOpenFrame(flags: number, cancelOpenTimer?: () => void): void {
-    const delta = this.#host.maxStreamWindowBytes - INITIAL_STREAM_WINDOW_BYTES;
+    // Only what brings the window up to the max: a stream that waited in the
+    // accept backlog may already have granted it with a window update.
+    const delta = Math.max(0, this.#host.maxStreamWindowBytes - this.#frameBytesDue - this.#inQueueBytes - this.readableLength - this.#recvWindowBytes);
     this.#recvWindowBytes += delta;
     this.#host.writeControl(encodeHeader(FrameType.WindowUpdate, flags, this.id, delta));
     if (cancelOpenTimer !== undefined) this.#openTimer = cancelOpenTimer;

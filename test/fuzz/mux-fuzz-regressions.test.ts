@@ -1,0 +1,37 @@
+/**
+ * Findings of the yamux fuzzer (`mux-fuzz.test.ts`), each reduced to the
+ * bytes that showed it and kept as a regression test.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Flag, FrameType, INITIAL_STREAM_WINDOW_BYTES, Session } from '../../src/mux/index.js';
+import { pairConnType } from '../helpers/mux-conn-types.js';
+import { RawPeer } from '../helpers/mux-raw-peer.js';
+import { leaveOpen } from '../helpers/mux-sessions.js';
+
+describe('yamux Session fuzz findings', () => {
+  it('grants a stream that waited in the accept backlog no more than one window in total', async (t) => {
+    // Found by the fuzzer: with a window above 256 KiB, a stream holding data in
+    // the backlog sent a window update up to the max, then its ACK added the
+    // extra window again (768 KiB of credit for a 512 KiB window).
+    const maxStreamWindowBytes = 2 * INITIAL_STREAM_WINDOW_BYTES;
+    const link = await pairConnType.connect();
+    const server = new Session(link.b, { role: 'server', keepAliveIntervalMs: 0, maxStreamWindowBytes });
+    t.after(async () => {
+      server.destroy();
+      await link.close();
+    });
+    const peer = new RawPeer(link.a);
+    peer.send(FrameType.Data, Flag.SYN, 1, 47, Buffer.alloc(47));
+    await peer.roundTrip();
+    const stream = await server.accept();
+    leaveOpen(stream);
+    await peer.waitForFrame((f) => f.header.streamId === 1 && (f.header.flags & Flag.ACK) !== 0, 'the ACK of stream 1');
+    await peer.roundTrip();
+    const granted = peer.frames
+      .filter((f) => f.header.type === FrameType.WindowUpdate && f.header.streamId === 1)
+      .reduce((sum, f) => sum + f.header.length, INITIAL_STREAM_WINDOW_BYTES);
+    assert.equal(granted - 47, maxStreamWindowBytes - 47, 'the peer may send at most one window beyond the 47 bytes held');
+    assert.equal(stream.receiveWindowBytes, maxStreamWindowBytes - 47, 'the stream expects at most one window');
+  });
+});
