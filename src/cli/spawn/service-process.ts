@@ -25,6 +25,9 @@ import { isProcessGroupAlive, signalProcessGroup } from './process-group.js';
 /** Default time between SIGTERM and SIGKILL on `stop()`, in milliseconds. */
 export const DEFAULT_SERVICE_STOP_GRACE_MS = 5_000;
 
+/** After SIGKILL, how long `stop()` waits for the process group to be gone, in milliseconds. */
+const KILL_WAIT_MS = 2_000;
+
 /** Longest output line forwarded to the log, in characters; the rest is cut. */
 const MAX_LOG_LINE_CHARS = 8_192;
 
@@ -283,6 +286,9 @@ export class ServiceProcess extends EventEmitter {
         if (this.#isRunning(child) || this.#groupAlive(child)) {
           this.#logger.warn('local service did not stop in time; killing it', { pid: child.pid, graceMs });
           this.#signal(child, 'SIGKILL');
+          // SIGKILL cannot be caught, but the kernel takes a moment to end the group.
+          const killDeadlineMs = this.#clock.now() + KILL_WAIT_MS;
+          while (this.#groupAlive(child) && this.#clock.now() < killDeadlineMs) await this.#sleep(10).promise;
         }
       }
       await exited;
