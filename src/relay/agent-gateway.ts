@@ -18,6 +18,7 @@ import { WebSocketListener, type UpgradeAuthResult, type WebSocketDuplex } from 
 import { AgentConnection, type AgentRegistry } from './agent-registry.js';
 import type { AuthRateLimiter } from './auth-rate-limiter.js';
 import { clientAddress } from './client-address.js';
+import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './relay-config.js';
 import type { TokenRevocation, TokenStore } from './store/token-store.js';
 
@@ -42,6 +43,8 @@ export interface AgentGatewayOptions {
   rateLimiter: AuthRateLimiter;
   limits: Pick<RelayLimits, 'keepAliveIntervalMs' | 'keepAliveTimeoutMs' | 'revocationPollIntervalMs'>;
   proxyTrust: ProxyTrust;
+  /** Counts refused authentications (optional). */
+  metrics?: RelayMetrics;
   logger: Logger;
   clock: Clock;
 }
@@ -121,6 +124,7 @@ export class AgentGateway {
     const { rateLimiter } = this.#options;
     const retryAfterMs = rateLimiter.retryAfterMs(remoteAddress);
     if (retryAfterMs > 0) {
+      this.#options.metrics?.recordAuthFailure('agent_rate_limited');
       this.#logger.warn('agent rejected', { remote: remoteAddress, status: 429, reason: 'too many failed attempts' });
       return rejection(429, 'ERR_RELAY_RATE_LIMITED', 'Too many failed authentication attempts', {
         'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
@@ -128,6 +132,7 @@ export class AgentGateway {
     }
     rateLimiter.recordFailure(remoteAddress);
     const reason = token === undefined ? 'missing token' : 'unknown or revoked token';
+    this.#options.metrics?.recordAuthFailure(token === undefined ? 'agent_token_missing' : 'agent_token_invalid');
     this.#logger.warn('agent rejected', { remote: remoteAddress, status: 401, reason });
     return token === undefined
       ? rejection(401, 'ERR_RELAY_TOKEN_MISSING', 'An agent token is required (?token= or Authorization: Bearer)')

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { removeHopByHopRawHeaders, type TunnelErrorInfo } from '../http/index.js';
 import { StreamOpenTimeoutError, type MuxStream } from '../mux/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
+import type { TunnelErrorCode } from '../shared/errors.js';
 import { sendVisitorError } from './visitor-response.js';
 
 /** How an exchange ended. */
@@ -35,6 +36,10 @@ export interface ExchangeResult {
   bytesFromAgent: number;
   /** What went wrong, for the log (never shown to the visitor). */
   error?: string;
+  /** Code of the error response the relay sent itself (`X-Tunnel-Error`), if it did. */
+  errorCode?: TunnelErrorCode;
+  /** When the agent's response headers arrived (`clock.now()`), if they did. */
+  responseHeadersAtMs?: number;
 }
 
 /** What `forwardHttpExchange` needs. */
@@ -90,6 +95,8 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
     let timedOut: ExchangeOutcome | undefined;
     let responseStarted = false;
     let failure: string | undefined;
+    let errorCode: TunnelErrorCode | undefined;
+    let responseHeadersAtMs: number | undefined;
 
     const clearTimers = (): void => {
       if (headerTimer !== undefined) clock.clearTimeout(headerTimer);
@@ -101,7 +108,15 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
       if (settled) return;
       settled = true;
       clearTimers();
-      resolve({ outcome, status, bytesToAgent, bytesFromAgent, ...(failure === undefined ? {} : { error: failure }) });
+      resolve({
+        outcome,
+        status,
+        bytesToAgent,
+        bytesFromAgent,
+        ...(failure === undefined ? {} : { error: failure }),
+        ...(errorCode === undefined ? {} : { errorCode }),
+        ...(responseHeadersAtMs === undefined ? {} : { responseHeadersAtMs }),
+      });
     };
     const fail = (outcome: ExchangeOutcome, info: TunnelErrorInfo | undefined): void => {
       if (settled) return;
@@ -112,6 +127,7 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
         // An unread request body cannot be skipped safely: close the connection after the error.
         const extra = { ...(o.errorHeaders ?? {}), ...(req.complete ? {} : { Connection: 'close' }) };
         sendVisitorError(res, info, req.headers.accept, extra);
+        errorCode = info.code;
         settle(outcome, info.status);
         return;
       }
@@ -154,6 +170,7 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
     } catch {
       stream.destroy();
       sendVisitorError(res, { status: 400, code: 'ERR_ROUTE_BAD_PATH', message: 'The request cannot be forwarded' }, req.headers.accept);
+      errorCode = 'ERR_ROUTE_BAD_PATH';
       settle('relay-error', 400);
       return;
     }
@@ -221,6 +238,7 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
 
     upstream.once('response', (upstreamRes: IncomingMessage) => {
       responseStarted = true;
+      responseHeadersAtMs = clock.now();
       if (headerTimer !== undefined) clock.clearTimeout(headerTimer);
       headerTimer = undefined;
       touch();

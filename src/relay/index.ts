@@ -7,6 +7,7 @@ export { Relay, DEFAULT_RELAY_CLOSE_GRACE_MS, type RelayAddresses, type RelayClo
 export {
   DEFAULT_RELAY_CONFIG,
   DEFAULT_RELAY_LIMITS,
+  MIN_ADMIN_TOKEN_LENGTH,
   resolveRelayConfig,
   type AuthRateLimitConfig,
   type AuthRateLimitOptions,
@@ -31,3 +32,16 @@ export { forwardHttpExchange, type ExchangeOutcome, type ExchangeResult, type Ht
 export { forwardUpgrade, formatRequestHead, type UpgradeForwardOptions, type UpgradeResult } from './upgrade-forwarder.js';
 export { clientAddress } from './client-address.js';
 export { sendVisitorError, sendVisitorRedirect, type ExtraHeaders } from './visitor-response.js';
+export {
+  DEFAULT_MAX_AGENT_SERIES,
+  LATENCY_BUCKETS_SECONDS,
+  OVERFLOW_AGENT_LABEL,
+  RELAY_METRICS_PREFIX,
+  RelayMetrics,
+  type AuthFailureReason,
+  type RelayMetricsOptions,
+  type SessionCloseReason,
+} from './metrics.js';
+export { ADMIN_MAX_KICK_GRACE_MS, AdminApi, type AdminAgentView, type AdminApiOptions } from './admin-api.js';
+export { ADMIN_MAX_BODY_BYTES, AdminRequestError } from './admin-http.js';
+export { ACCESS_LOG_MESSAGE, logVisitorRequest, type VisitorRequestOutcome, type VisitorRequestRecord } from './access-log.js';

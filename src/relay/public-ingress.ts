@@ -22,11 +22,13 @@ import type { MuxStream } from '../mux/index.js';
 import type { Clock } from '../shared/clock.js';
 import { TunnelError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { redactUrl } from '../transport/index.js';
+import { logVisitorRequest, type VisitorRequestRecord } from './access-log.js';
 import { removeQueryParam, stripVisitorCredentials } from './access/index.js';
 import type { VisitorAccessChecker, VisitorAccessDenialCode, VisitorAccessGranted } from './access/index.js';
 import type { AgentConnection, AgentRegistry } from './agent-registry.js';
-import { forwardHttpExchange, type ExchangeResult } from './http-forwarder.js';
+import { clientAddress } from './client-address.js';
+import { forwardHttpExchange } from './http-forwarder.js';
+import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './relay-config.js';
 import type { AccessPolicyStore } from './store/access-policy-store.js';
 import type { TokenStore } from './store/token-store.js';
@@ -44,6 +46,8 @@ export interface PublicIngressOptions {
   proxyTrust: ProxyTrust;
   /** The public listener terminates TLS (X-Forwarded-Proto https, Secure cookies). */
   isTls: boolean;
+  /** Counts every visitor request (optional). */
+  metrics?: RelayMetrics;
   logger: Logger;
   clock: Clock;
 }
@@ -66,6 +70,15 @@ type Refusal =
   | { kind: 'error'; info: TunnelErrorInfo; headers?: ExtraHeaders }
   | { kind: 'redirect'; status: 303 | 308; location: string; headers?: ExtraHeaders }
   | { kind: 'gone' };
+
+/** What a request's end is recorded with (the access log line and the metrics). */
+type RequestEnd = Pick<VisitorRequestRecord, 'status' | 'outcome' | 'bytesToAgent' | 'bytesFromAgent'> &
+  Partial<Pick<VisitorRequestRecord, 'errorCode' | 'error'>> & { responseHeadersAtMs?: number | undefined };
+
+/** Filled in by `#admit`: the agent once the route named one known to the store. */
+interface AdmissionTrace {
+  agent: string | undefined;
+}
 
 /** A visitor request cleared for forwarding, with its stream open. */
 interface Admission {
@@ -144,10 +157,11 @@ export class PublicIngress {
     res.once('close', () => {
       if (!res.writableFinished) visitorGone.abort();
     });
-    const admitted = await this.#admit(req, false, visitorGone.signal);
+    const trace: AdmissionTrace = { agent: undefined };
+    const admitted = await this.#admit(req, false, visitorGone.signal, trace);
     if (admitted.kind !== 'forward') {
       this.#refuse(res, req, admitted);
-      this.#logAccess(req, undefined, admitted.kind === 'gone' ? undefined : refusalStatus(admitted), startedMs, admitted.kind === 'gone' ? 'visitor-gone' : 'refused');
+      this.#record(req, trace.agent, startedMs, refusalEnd(admitted), false);
       return;
     }
     const { connection, stream, decision, route } = admitted;
@@ -169,17 +183,18 @@ export class PublicIngress {
     });
     connection.bytesToAgent += result.bytesToAgent;
     connection.bytesFromAgent += result.bytesFromAgent;
-    this.#logAccess(req, route.agent, result.status, startedMs, result.outcome, result);
+    this.#record(req, route.agent, startedMs, result, false);
   }
 
   async #serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const startedMs = this.#o.clock.now();
     const visitorGone = new AbortController();
     socket.once('close', () => visitorGone.abort());
-    const admitted = await this.#admit(req, true, visitorGone.signal);
+    const trace: AdmissionTrace = { agent: undefined };
+    const admitted = await this.#admit(req, true, visitorGone.signal, trace);
     if (admitted.kind !== 'forward') {
       this.#refuse(socket, req, admitted);
-      this.#logAccess(req, undefined, admitted.kind === 'gone' ? undefined : refusalStatus(admitted), startedMs, 'refused');
+      this.#record(req, trace.agent, startedMs, refusalEnd(admitted), true);
       return;
     }
     const { connection, stream, decision, route } = admitted;
@@ -188,16 +203,19 @@ export class PublicIngress {
       const result = await forwardUpgrade({ req, socket, head, stream, path: admitted.path, headers: this.#forwardHeaders(req, route, decision, true) });
       connection.bytesToAgent += result.bytesToAgent;
       connection.bytesFromAgent += result.bytesFromAgent;
-      this.#logAccess(req, route.agent, 101, startedMs, result.clean ? 'completed' : 'agent-reset', {
+      this.#record(req, route.agent, startedMs, {
+        status: 101,
+        outcome: result.clean ? 'completed' : 'agent-reset',
+        errorCode: undefined,
         bytesToAgent: result.bytesToAgent,
         bytesFromAgent: result.bytesFromAgent,
-      });
+      }, true);
     } finally {
       this.#upgraded.delete(socket);
     }
   }
 
-  async #admit(req: IncomingMessage, isUpgrade: boolean, signal: AbortSignal): Promise<Admission | Refusal> {
+  async #admit(req: IncomingMessage, isUpgrade: boolean, signal: AbortSignal, trace: AdmissionTrace): Promise<Admission | Refusal> {
     if (!this.#accepting) {
       return { kind: 'error', info: { status: 503, code: 'ERR_RELAY_SHUTTING_DOWN', message: 'The relay is shutting down', retryAfterS: 5 }, headers: { Connection: 'close' } };
     }
@@ -206,6 +224,7 @@ export class PublicIngress {
     if (this.#o.tokens.getAgent(route.agent) === undefined) return notFound();
     const policy = this.#o.policies.getPolicy(route.agent);
     if (policy === undefined) return notFound();
+    trace.agent = route.agent;
     if (route.redirect !== undefined && !isUpgrade) return { kind: 'redirect', status: 308, location: route.redirect };
 
     const decision = await this.#o.accessChecker.check(
@@ -314,25 +333,25 @@ export class PublicIngress {
     sendVisitorError(target, refusal.info, req.headers.accept, refusal.headers);
   }
 
-  #logAccess(
-    req: IncomingMessage,
-    agent: string | undefined,
-    status: number | undefined,
-    startedMs: number,
-    outcome: ExchangeResult['outcome'] | 'refused',
-    bytes?: Pick<ExchangeResult, 'bytesToAgent' | 'bytesFromAgent' | 'error'>,
-  ): void {
-    this.#logger.info('visitor request', {
-      ...(agent === undefined ? {} : { agent }),
+  /** Writes the access log line and counts the request in the metrics. */
+  #record(req: IncomingMessage, agent: string | undefined, startedMs: number, end: RequestEnd, isUpgrade: boolean): void {
+    const record: VisitorRequestRecord = {
+      agent,
       method: req.method,
-      // Visitor URLs may carry `?access_token=` or `?token=`: never log them as sent.
-      path: redactUrl(req.url ?? ''),
-      status,
-      outcome,
+      url: req.url ?? '',
+      remoteAddress: clientAddress(req, this.#o.proxyTrust),
+      status: end.status,
+      outcome: end.outcome,
+      errorCode: end.errorCode,
       durationMs: this.#o.clock.now() - startedMs,
-      ...(bytes === undefined ? {} : { bytesIn: bytes.bytesToAgent, bytesOut: bytes.bytesFromAgent }),
-      ...(bytes !== undefined && 'error' in bytes && bytes.error !== undefined ? { error: bytes.error } : {}),
-    });
+      responseHeadersMs: end.responseHeadersAtMs === undefined ? undefined : end.responseHeadersAtMs - startedMs,
+      bytesToAgent: end.bytesToAgent,
+      bytesFromAgent: end.bytesFromAgent,
+      isUpgrade,
+      error: end.error,
+    };
+    logVisitorRequest(this.#logger, record);
+    this.#o.metrics?.recordRequest(record);
   }
 
   #begin(): void {
@@ -356,6 +375,9 @@ function busy(): Refusal {
   };
 }
 
-function refusalStatus(refusal: Exclude<Refusal, { kind: 'gone' }>): number {
-  return refusal.kind === 'redirect' ? refusal.status : refusal.info.status;
+function refusalEnd(refusal: Refusal): RequestEnd {
+  const base = { errorCode: undefined, bytesToAgent: 0, bytesFromAgent: 0 };
+  if (refusal.kind === 'gone') return { ...base, status: undefined, outcome: 'visitor-gone' };
+  if (refusal.kind === 'redirect') return { ...base, status: refusal.status, outcome: 'refused' };
+  return { ...base, status: refusal.info.status, outcome: 'refused', errorCode: refusal.info.code };
 }

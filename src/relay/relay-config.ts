@@ -7,6 +7,7 @@ import { createProxyTrust, parseHostHeader, type ProxyTrust } from '../http/inde
 import { systemClock, type Clock } from '../shared/clock.js';
 import { ConfigError } from '../shared/errors.js';
 import { noopLogger, type Logger } from '../shared/logger.js';
+import { Secret } from '../shared/secret.js';
 import { requireHostPort, requireInt, requireString } from '../shared/validate.js';
 
 /** A listener address: host and port (0 picks a free port). */
@@ -77,8 +78,18 @@ export interface RelayOptions {
   agentListen: string;
   /** `HOST:PORT` of the public (visitor) listener; when omitted, the agent listener serves visitors too. */
   publicListen?: string;
-  /** `HOST:PORT` of the admin listener (`/healthz`, `/readyz`); none when omitted. */
+  /** `HOST:PORT` of the admin listener (`/healthz`, `/readyz`, `/metrics`, `/api/...`); none when omitted. */
   adminListen?: string;
+  /**
+   * Bearer token of the admin API and `/metrics` (at least 16 characters).
+   * Without it only `/healthz` and `/readyz` (and `/metrics` if
+   * `adminMetricsPublic`) are served; the rest answers 403.
+   */
+  adminToken?: Secret;
+  /** Serve `/metrics` on the admin listener without the admin token (default false). */
+  adminMetricsPublic?: boolean;
+  /** Add Node.js process metrics (CPU, memory, event loop lag) to `/metrics` (default false). */
+  processMetrics?: boolean;
   /** Public domain: agents are reached at `<agent>.<baseDomain>` (and at `/a/<agent>/` on any host). */
   baseDomain: string;
   /** SQLite file of the token store (created if missing); `:memory:` for tests. */
@@ -96,6 +107,9 @@ export interface RelayConfig {
   agentListen: ListenAddress;
   publicListen: ListenAddress | null;
   adminListen: ListenAddress | null;
+  adminToken: Secret | null;
+  adminMetricsPublic: boolean;
+  processMetrics: boolean;
   baseDomain: string;
   dbPath: string;
   limits: RelayLimits;
@@ -125,6 +139,9 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
 export const DEFAULT_RELAY_CONFIG: Readonly<Omit<RelayConfig, 'agentListen' | 'baseDomain' | 'dbPath'>> = Object.freeze({
   publicListen: null,
   adminListen: null,
+  adminToken: null,
+  adminMetricsPublic: false,
+  processMetrics: false,
   limits: DEFAULT_RELAY_LIMITS,
   trustProxy: Object.freeze([]) as readonly string[],
   proxyTrust: createProxyTrust([]),
@@ -171,6 +188,26 @@ function resolveListen(field: string, value: unknown): ListenAddress {
   return { host, port };
 }
 
+/** Shortest admin token accepted, in characters. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+function resolveAdminToken(value: unknown): Secret | null {
+  if (value === undefined) return null;
+  // Never echo the token itself in the error.
+  if (!(value instanceof Secret)) throw new ConfigError('adminToken', 'must be a Secret', typeof value);
+  const text = value.reveal();
+  if (text.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(text)) {
+    throw new ConfigError('adminToken', `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces`, `${text.length} characters`);
+  }
+  return value;
+}
+
+function resolveFlag(field: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new ConfigError(field, 'must be true or false', value);
+  return value;
+}
+
 /** Merges `options` over the defaults and validates; throws `ConfigError` naming the field and value. */
 export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig> {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'must be an object', options);
@@ -206,6 +243,9 @@ export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig>
     agentListen,
     publicListen,
     adminListen,
+    adminToken: resolveAdminToken(options.adminToken),
+    adminMetricsPublic: resolveFlag('adminMetricsPublic', options.adminMetricsPublic),
+    processMetrics: resolveFlag('processMetrics', options.processMetrics),
     baseDomain,
     dbPath,
     limits: resolveLimits(options.limits),

@@ -13,9 +13,11 @@ import { TunnelError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { requireInt } from '../shared/validate.js';
 import { VisitorAccessChecker } from './access/index.js';
+import { AdminApi } from './admin-api.js';
 import { AGENT_CONNECT_PATH, AgentGateway } from './agent-gateway.js';
 import { AgentRegistry } from './agent-registry.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
+import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
 import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
 import { openRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
@@ -55,6 +57,8 @@ export class Relay {
   readonly accessPolicies: AccessPolicyStore;
   /** Live agent sessions. */
   readonly registry: AgentRegistry;
+  /** Prometheus metrics (served at `/metrics` on the admin listener). */
+  readonly metrics: RelayMetrics;
   readonly #store: RelayStore;
   readonly #logger: Logger;
   readonly #gateway: AgentGateway;
@@ -62,6 +66,7 @@ export class Relay {
   readonly #agentServer: AnyServer;
   readonly #publicServer: AnyServer | null;
   readonly #adminServer: HttpServer | null;
+  readonly #adminApi: AdminApi | null;
   #listening: Promise<RelayAddresses> | undefined;
   #addresses: RelayAddresses | undefined;
   #closing: Promise<void> | undefined;
@@ -75,12 +80,14 @@ export class Relay {
     this.tokens = this.#store.tokens;
     this.accessPolicies = this.#store.access;
     this.registry = new AgentRegistry({ replacedSessionGraceMs: limits.replacedSessionGraceMs, logger, clock });
+    this.metrics = new RelayMetrics({ registry: this.registry, processMetrics: this.config.processMetrics });
     this.#gateway = new AgentGateway({
       tokens: this.tokens,
       registry: this.registry,
       rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
       limits,
       proxyTrust: this.config.proxyTrust,
+      metrics: this.metrics,
       logger: logger.child({ component: 'gateway' }),
       clock,
     });
@@ -93,6 +100,7 @@ export class Relay {
       limits,
       proxyTrust: this.config.proxyTrust,
       isTls: this.config.tls !== null,
+      metrics: this.metrics,
       logger: logger.child({ component: 'ingress' }),
       clock,
     });
@@ -108,7 +116,23 @@ export class Relay {
       this.#publicServer = this.#createServer();
       this.#attachVisitors(this.#publicServer);
     }
-    this.#adminServer = this.config.adminListen === null ? null : createHttpServer((req, res) => this.#admin(req, res));
+    this.#adminApi =
+      this.config.adminListen === null
+        ? null
+        : new AdminApi({
+            registry: this.registry,
+            tokens: this.tokens,
+            accessPolicies: this.accessPolicies,
+            metrics: this.metrics,
+            adminToken: this.config.adminToken,
+            metricsPublic: this.config.adminMetricsPublic,
+            isReady: () => this.#addresses !== undefined && this.#closing === undefined,
+            rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
+            logger: logger.child({ component: 'admin' }),
+            clock,
+          });
+    this.#adminServer =
+      this.#adminApi === null ? null : createHttpServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: 60_000 }, this.#adminApi.handle);
   }
 
   /** The bound addresses, once `listen()` resolved. */
@@ -143,6 +167,9 @@ export class Relay {
       publicUrl: `${tls ? 'https' : 'http'}://${pub}`,
     };
     this.#logger.info('relay listening', { ...this.#addresses, baseDomain: this.config.baseDomain });
+    if (admin !== undefined && this.config.adminToken === null) {
+      this.#logger.warn('admin listener without an admin token: only /healthz and /readyz are served' + (this.config.adminMetricsPublic ? ' (and /metrics)' : ''));
+    }
     return this.#addresses;
   }
 
@@ -190,6 +217,8 @@ export class Relay {
       this.#adminServer.closeAllConnections();
       await adminClosed;
     }
+    this.#adminApi?.close();
+    this.metrics.close();
     this.#store.close();
     this.#logger.info('relay closed');
   }
@@ -214,17 +243,6 @@ export class Relay {
       if (this.#gateway.handles(req) && server === this.#agentServer) return;
       this.#ingress.handleUpgrade(req, socket, head);
     });
-  }
-
-  #admin(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: { code: 'method_not_allowed' } });
-    if (path === '/healthz') return json(res, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      const ready = this.#addresses !== undefined && this.#closing === undefined;
-      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', agents: this.registry.size });
-    }
-    json(res, 404, { error: { code: 'not_found' } });
   }
 }
 

@@ -1,0 +1,411 @@
+/**
+ * The relay's admin listener: `/healthz` and `/readyz` for anyone, `/metrics`
+ * for Prometheus, and a JSON API to list and kick agents, and to manage agent
+ * tokens, access policies and visitor credentials.
+ *
+ * Every route but `/healthz` and `/readyz` requires `Authorization: Bearer
+ * <admin token>` (compared in constant time; failures are rate limited per
+ * address like agent authentications). `/metrics` is open only when
+ * `metricsPublic` is set. Without an admin token configured, the protected
+ * routes answer 403 `ERR_ADMIN_DISABLED`. Request bodies are JSON of at most
+ * `ADMIN_MAX_BODY_BYTES`. Secrets (new tokens) appear once, in the response
+ * that creates them, and are never logged.
+ *
+ * Routes (agent names are `:name`, token ids `:id`):
+ * - `GET /api/agents`, `GET /api/agents/:name`, `DELETE /api/agents/:name`
+ * - `POST /api/agents/:name/kick[?graceMs=N]` (GoAway, then the session closes; the agent redials)
+ * - `GET /api/tokens[?agent=NAME]`, `GET|POST /api/agents/:name/tokens`, `DELETE /api/tokens/:id`
+ * - `GET|PUT /api/agents/:name/access`
+ * - `PUT|DELETE /api/agents/:name/access/users/:username` (`{"password": "..."}`)
+ * - `POST /api/agents/:name/access/tokens`, `DELETE /api/agents/:name/access/tokens/:id`
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import type { Secret } from '../shared/secret.js';
+import { redactUrl } from '../transport/index.js';
+import { redactAccessPolicy } from './access/index.js';
+import {
+  AdminRequestError,
+  adminRoute as route,
+  decodeSegment,
+  mapStoreError,
+  matchRoute,
+  methodNotAllowed,
+  ok,
+  optionalObject,
+  optionalString,
+  readJsonBody,
+  sendJson,
+  type AdminReply as Reply,
+  type AdminRoute as Route,
+} from './admin-http.js';
+import type { AgentConnection, AgentRegistry } from './agent-registry.js';
+import type { AuthRateLimiter } from './auth-rate-limiter.js';
+import type { AuthFailureReason, RelayMetrics } from './metrics.js';
+import type { AccessPolicyStore } from './store/access-policy-store.js';
+import { StoreNotFoundError } from './store/store-errors.js';
+import type { AgentInfo, AgentTokenInfo, TokenStore } from './store/token-store.js';
+
+/** Longest kick grace accepted, in ms. */
+export const ADMIN_MAX_KICK_GRACE_MS = 60_000;
+
+/** What the admin API needs. */
+export interface AdminApiOptions {
+  registry: AgentRegistry;
+  tokens: TokenStore;
+  accessPolicies: AccessPolicyStore;
+  metrics: RelayMetrics;
+  /** Bearer token of the API; null disables every protected route (403). */
+  adminToken: Secret | null;
+  /** Serve `/metrics` without the admin token. */
+  metricsPublic: boolean;
+  /** True while the relay is listening and not shutting down (`/readyz`). */
+  isReady: () => boolean;
+  /** Failed admin authentications per address. */
+  rateLimiter: AuthRateLimiter;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** An agent as the admin API lists it. Times are ISO 8601; counters are those of the current session. */
+export interface AdminAgentView {
+  name: string;
+  /** Known to the token store (false for a live session whose agent was deleted meanwhile). */
+  registered: boolean;
+  online: boolean;
+  /** Online: since when connected. Offline: since when disconnected, if that happened while this relay ran; else null. */
+  since: string | null;
+  remoteAddress: string | null;
+  /** Version the agent announced, if any. */
+  version: string | null;
+  /** Last keepalive round trip, in ms. */
+  rttMs: number | null;
+  /** Visitor streams open now. */
+  streams: number;
+  /** Visitor requests and upgrades forwarded through the current session. */
+  requests: number;
+  /** Bytes sent to / received from the agent through the current session. */
+  bytesToAgent: number;
+  bytesFromAgent: number;
+  connectionId: number | null;
+  /** Replaced sessions still finishing their streams. */
+  drainingSessions: number;
+  accessMode: string | null;
+  activeTokens: number;
+  createdAt: string | null;
+  lastTokenUseAt: string | null;
+}
+
+const TOKEN_ID_PATTERN = /^[0-9a-f]{16}$/;
+const BEARER_PATTERN = /^\s*bearer\s+(\S+)\s*$/i;
+
+/** Serves the admin listener; `handle` is its 'request' listener. */
+export class AdminApi {
+  readonly #o: AdminApiOptions;
+  readonly #tokenDigest: Buffer | null;
+  readonly #routes: Route[];
+  readonly #offlineSinceMs = new Map<string, number>();
+  readonly #onDisconnect = (connection: AgentConnection): void => {
+    this.#offlineSinceMs.set(connection.agentName, this.#o.clock.now());
+  };
+
+  constructor(options: AdminApiOptions) {
+    this.#o = options;
+    this.#tokenDigest = options.adminToken === null ? null : digest(options.adminToken.reveal());
+    options.registry.on('disconnect', this.#onDisconnect);
+    this.#routes = [
+      route('api/agents', { GET: () => ok(this.#listAgents()) }),
+      route('api/agents/:', { GET: (_r, [name]) => ok(this.#agentView(name as string)), DELETE: (_r, [name]) => this.#deleteAgent(name as string) }),
+      route('api/agents/:/kick', { POST: (_r, [name], q) => this.#kick(name as string, q) }),
+      route('api/agents/:/tokens', {
+        GET: (_r, [name]) => ok({ tokens: this.#tokensOf(name as string) }),
+        POST: (req, [name]) => this.#createToken(req, name as string),
+      }),
+      route('api/tokens', { GET: (_r, _p, q) => ok({ tokens: this.#listTokens(q.get('agent') ?? undefined) }) }),
+      route('api/tokens/:', { DELETE: (_r, [id]) => this.#revokeToken(id as string) }),
+      route('api/agents/:/access', {
+        GET: (_r, [name]) => ok(this.#accessView(name as string)),
+        PUT: (req, [name]) => this.#setPolicy(req, name as string),
+      }),
+      route('api/agents/:/access/users/:', {
+        PUT: (req, [name, user]) => this.#setBasicUser(req, name as string, user as string),
+        DELETE: (_r, [name, user]) => {
+          this.#o.accessPolicies.removeBasicUser(name as string, user as string);
+          return ok({ agent: name, username: user, removed: true });
+        },
+      }),
+      route('api/agents/:/access/tokens', { POST: (req, [name]) => this.#createVisitorToken(req, name as string) }),
+      route('api/agents/:/access/tokens/:', {
+        DELETE: (_r, [name, id]) => {
+          this.#o.accessPolicies.removeVisitorToken(name as string, id as string);
+          return ok({ agent: name, tokenId: id, removed: true });
+        },
+      }),
+    ];
+  }
+
+  /** Stops following the agent registry. Idempotent. */
+  close(): void {
+    this.#o.registry.off('disconnect', this.#onDisconnect);
+  }
+
+  /** The 'request' listener of the admin listener. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const startedMs = this.#o.clock.now();
+    res.once('finish', () => {
+      this.#o.logger.info('admin request', {
+        method: req.method,
+        path: redactUrl(req.url ?? ''),
+        status: res.statusCode,
+        durationMs: this.#o.clock.now() - startedMs,
+        remote: req.socket.remoteAddress,
+      });
+    });
+    void this.#serve(req, res).catch((err: unknown) => {
+      if (err instanceof AdminRequestError) {
+        sendJson(res, err.status, { error: { code: err.code, message: err.message } }, err.headers);
+        return;
+      }
+      const mapped = mapStoreError(err);
+      if (mapped !== undefined) {
+        sendJson(res, mapped.status, { error: { code: mapped.code, message: mapped.message } });
+        return;
+      }
+      this.#o.logger.error('admin request failed', { error: err instanceof Error ? err.message : String(err) });
+      sendJson(res, 500, { error: { code: 'ERR_ADMIN_INTERNAL', message: 'Internal error' } });
+    });
+  };
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const isRead = method === 'GET' || method === 'HEAD';
+
+    if (path === '/healthz' || path === '/readyz') {
+      if (!isRead) throw methodNotAllowed(['GET', 'HEAD']);
+      if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      const ready = this.#o.isReady();
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', agents: this.#o.registry.size });
+    }
+    if (path === '/metrics') {
+      if (!this.#o.metricsPublic) this.#authorize(req);
+      if (!isRead) throw methodNotAllowed(['GET', 'HEAD']);
+      const text = await this.#o.metrics.text();
+      res.writeHead(200, { 'Content-Type': this.#o.metrics.contentType, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+      res.end(text);
+      return;
+    }
+
+    // Unknown paths are 404 for anyone (the routes are documented: nothing to hide), the rest needs the token.
+    const segments = path.split('/').slice(1).map(decodeSegment);
+    for (const r of this.#routes) {
+      const params = matchRoute(r.segments, segments);
+      if (params === undefined) continue;
+      this.#authorize(req);
+      const handler = r.methods[method === 'HEAD' ? 'GET' : method];
+      if (handler === undefined) throw methodNotAllowed(Object.keys(r.methods));
+      const reply = await handler(req, params, url.searchParams);
+      return sendJson(res, reply.status, reply.body);
+    }
+    throw new AdminRequestError(404, 'ERR_ADMIN_NOT_FOUND', `No such admin route (got: ${method} ${path})`);
+  }
+
+  /** Throws unless `req` carries the admin token. A valid token passes even from a rate-limited address. */
+  #authorize(req: IncomingMessage): void {
+    if (this.#tokenDigest === null) {
+      throw new AdminRequestError(403, 'ERR_ADMIN_DISABLED', 'The admin API is disabled: no admin token is configured (--admin-token-file or VISIONA_TUNNEL_ADMIN_TOKEN)');
+    }
+    const header = req.headers.authorization;
+    const presented = typeof header === 'string' ? BEARER_PATTERN.exec(header)?.[1] : undefined;
+    if (presented !== undefined && timingSafeEqual(digest(presented), this.#tokenDigest)) return;
+
+    const address = req.socket.remoteAddress ?? '';
+    const { rateLimiter, metrics } = this.#o;
+    const retryAfterMs = rateLimiter.retryAfterMs(address);
+    if (retryAfterMs > 0) {
+      metrics.recordAuthFailure('admin_rate_limited');
+      throw new AdminRequestError(429, 'ERR_RELAY_RATE_LIMITED', 'Too many failed authentication attempts', {
+        'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
+      });
+    }
+    rateLimiter.recordFailure(address);
+    const reason: AuthFailureReason = presented === undefined ? 'admin_token_missing' : 'admin_token_invalid';
+    metrics.recordAuthFailure(reason);
+    this.#o.logger.warn('admin request rejected', { remote: address, reason });
+    throw new AdminRequestError(
+      401,
+      'ERR_ADMIN_UNAUTHORIZED',
+      presented === undefined ? 'The admin token is required (Authorization: Bearer)' : 'The admin token is not valid',
+      { 'WWW-Authenticate': 'Bearer realm="visiona-tunnel admin"' },
+    );
+  }
+
+  #listAgents(): { agents: AdminAgentView[] } {
+    const { tokens, registry } = this.#o;
+    const infos = new Map(tokens.listAgents().map((a) => [a.name, a]));
+    const names = new Set(infos.keys());
+    for (const c of registry.connections()) names.add(c.agentName);
+    const byName = groupConnections(registry.connections());
+    const agents = [...names].sort().map((name) => this.#view(name, infos.get(name), byName.get(name) ?? []));
+    return { agents };
+  }
+
+  #agentView(name: string): AdminAgentView {
+    const info = this.#o.tokens.getAgent(name);
+    const connections = this.#o.registry.connections().filter((c) => c.agentName === name);
+    if (info === undefined && connections.length === 0) throw new StoreNotFoundError('agent', name);
+    return this.#view(name, info, connections);
+  }
+
+  #view(name: string, info: AgentInfo | undefined, connections: AgentConnection[]): AdminAgentView {
+    const current = connections.find((c) => !c.isReplaced && !c.session.isClosed);
+    const offlineSinceMs = this.#offlineSinceMs.get(name);
+    return {
+      name,
+      registered: info !== undefined,
+      online: current !== undefined,
+      since: current !== undefined ? iso(current.connectedAtMs) : offlineSinceMs === undefined ? null : iso(offlineSinceMs),
+      remoteAddress: current?.remoteAddress ?? null,
+      version: current?.agentVersion ?? null,
+      rttMs: current?.rttMs ?? null,
+      streams: connections.reduce((n, c) => n + c.activeStreams, 0),
+      requests: current?.requestsForwarded ?? 0,
+      bytesToAgent: current?.bytesToAgent ?? 0,
+      bytesFromAgent: current?.bytesFromAgent ?? 0,
+      connectionId: current?.id ?? null,
+      drainingSessions: connections.filter((c) => c !== current).length,
+      accessMode: info?.accessMode ?? null,
+      activeTokens: info?.activeTokenCount ?? 0,
+      createdAt: info === undefined ? null : iso(info.createdAtMs),
+      lastTokenUseAt: info === undefined || info.lastUsedAtMs === null ? null : iso(info.lastUsedAtMs),
+    };
+  }
+
+  #deleteAgent(name: string): Reply {
+    const result = this.#o.tokens.deleteAgent(name);
+    this.#o.logger.info('agent deleted by admin', { agent: name, revokedTokens: result.revokedTokenIds.length });
+    return ok({ agent: name, deleted: true, revokedTokenIds: result.revokedTokenIds });
+  }
+
+  #kick(name: string, query: URLSearchParams): Reply {
+    const graceMs = parseGraceMs(query.get('graceMs'));
+    const { registry, tokens, logger } = this.#o;
+    const connections = registry.connections().filter((c) => c.agentName === name);
+    if (connections.length === 0) {
+      if (tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+      throw new AdminRequestError(409, 'ERR_RELAY_AGENT_OFFLINE', `The agent is not connected (got: ${JSON.stringify(name)})`);
+    }
+    for (const c of connections) {
+      registry.unregister(c);
+      void c.session.close({ graceMs });
+    }
+    const connectionIds = connections.map((c) => c.id);
+    logger.warn('agent kicked by admin', { agent: name, connectionIds, graceMs });
+    return ok({ agent: name, kicked: connections.length, connectionIds });
+  }
+
+  #tokensOf(name: string): ReturnType<typeof tokenView>[] {
+    if (this.#o.tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+    return this.#listTokens(name);
+  }
+
+  #listTokens(agent: string | undefined): ReturnType<typeof tokenView>[] {
+    return this.#o.tokens.listTokens(agent).map(tokenView);
+  }
+
+  async #createToken(req: IncomingMessage, name: string): Promise<Reply> {
+    const body = optionalObject(await readJsonBody(req));
+    const label = optionalString(body, 'label');
+    const { tokens } = this.#o;
+    tokens.ensureAgent(name);
+    const created = tokens.createToken(name, label === undefined ? {} : { label });
+    // The only copy of the secret: in this response, never in a log.
+    return { status: 201, body: { agent: name, tokenId: created.tokenId, token: created.token.reveal() } };
+  }
+
+  #revokeToken(id: string): Reply {
+    const { tokens } = this.#o;
+    // Only token ids here: `revokeToken` would also take an agent name and revoke all of its tokens.
+    if (!TOKEN_ID_PATTERN.test(id) || !tokens.listTokens().some((t) => t.tokenId === id)) throw new StoreNotFoundError('token', id);
+    const result = tokens.revokeToken(id);
+    return ok({ tokenId: id, revoked: true, revokedTokenIds: result.revokedTokenIds });
+  }
+
+  #accessView(name: string): Record<string, unknown> {
+    const { accessPolicies } = this.#o;
+    const policy = accessPolicies.getPolicyConfig(name);
+    if (policy === undefined) throw new StoreNotFoundError('agent', name);
+    return {
+      agent: name,
+      policy: redactAccessPolicy(policy),
+      basicUsers: accessPolicies.listBasicUsers(name).map((u) => ({ username: u.username, createdAt: iso(u.createdAtMs), updatedAt: iso(u.updatedAtMs) })),
+      visitorTokens: accessPolicies.listVisitorTokens(name).map((t) => ({ tokenId: t.tokenId, label: t.label, createdAt: iso(t.createdAtMs) })),
+    };
+  }
+
+  async #setPolicy(req: IncomingMessage, name: string): Promise<Reply> {
+    const body = await readJsonBody(req);
+    if (body === undefined) throw new AdminRequestError(400, 'ERR_ADMIN_BAD_REQUEST', 'A JSON access policy is required, e.g. {"mode":"public"}');
+    if (this.#o.tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+    const policy = await this.#o.accessPolicies.setPolicy(name, body as Parameters<AccessPolicyStore['setPolicy']>[1]);
+    return ok({ agent: name, policy: redactAccessPolicy(policy) });
+  }
+
+  async #setBasicUser(req: IncomingMessage, name: string, username: string): Promise<Reply> {
+    const body = optionalObject(await readJsonBody(req));
+    const password = optionalString(body, 'password');
+    if (password === undefined) throw new AdminRequestError(400, 'ERR_ADMIN_BAD_REQUEST', 'A JSON body {"password": "..."} is required');
+    await this.#o.accessPolicies.addBasicUser(name, username, password, { replace: true });
+    return ok({ agent: name, username, set: true });
+  }
+
+  async #createVisitorToken(req: IncomingMessage, name: string): Promise<Reply> {
+    const body = optionalObject(await readJsonBody(req));
+    const label = optionalString(body, 'label');
+    const created = this.#o.accessPolicies.addVisitorToken(name, label === undefined ? {} : { label });
+    return { status: 201, body: { agent: name, tokenId: created.tokenId, token: created.token.reveal() } };
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function tokenView(t: AgentTokenInfo): Record<string, unknown> {
+  return {
+    tokenId: t.tokenId,
+    agent: t.agentName,
+    label: t.label,
+    active: t.isActive,
+    createdAt: iso(t.createdAtMs),
+    lastUsedAt: t.lastUsedAtMs === null ? null : iso(t.lastUsedAtMs),
+    revokedAt: t.revokedAtMs === null ? null : iso(t.revokedAtMs),
+  };
+}
+
+function groupConnections(connections: AgentConnection[]): Map<string, AgentConnection[]> {
+  const out = new Map<string, AgentConnection[]>();
+  for (const c of connections) {
+    const list = out.get(c.agentName);
+    if (list === undefined) out.set(c.agentName, [c]);
+    else list.push(c);
+  }
+  return out;
+}
+
+function parseGraceMs(value: string | null): number {
+  if (value === null) return 0;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > ADMIN_MAX_KICK_GRACE_MS) {
+    throw new AdminRequestError(400, 'ERR_ADMIN_BAD_REQUEST', `graceMs must be an integer from 0 to ${ADMIN_MAX_KICK_GRACE_MS} (got: ${value})`);
+  }
+  return n;
+}
+
