@@ -14,12 +14,19 @@ export const RELAY_HELP = `Usage:
   visiona-tunnel relay --agent-listen HOST:PORT [--public-listen HOST:PORT] [--admin-listen HOST:PORT]
                        --domain DOMAIN --db FILE [--config FILE]
                        [--tls-cert FILE --tls-key FILE] [--trust-proxy ADDR[,ADDR...]] [--grace-ms MS]
+                       [--admin-token-file FILE] [--admin-metrics-public]
 
 Accepts agents on GET /tunnel/connect (token as ?token= or Authorization:
 Bearer) and visitors at http(s)://AGENT.DOMAIN/ or /a/AGENT/. Without
 --public-listen one listener serves both. With --tls-cert and --tls-key it
 serves https:// and wss:// itself; behind a TLS-terminating proxy, list the
 proxy's address in --trust-proxy so its X-Forwarded-* headers are believed.
+
+The admin listener serves /healthz and /readyz to anyone; /metrics
+(Prometheus) and the admin API under /api/ need Authorization: Bearer with
+the admin token from --admin-token-file or VISIONA_TUNNEL_ADMIN_TOKEN (at
+least 16 characters). Without a token they answer 403;
+--admin-metrics-public opens /metrics alone.
 
 Prints one JSON line on stdout once listening:
   {"event":"listening","agent":"HOST:PORT","public":"HOST:PORT","agentUrl":"ws://...","publicUrl":"http://..."}
@@ -34,6 +41,9 @@ Examples:
   visiona-tunnel relay --agent-listen 0.0.0.0:443 --domain tunnel.example.com --db /var/lib/visiona-tunnel/relay.db \\
     --tls-cert /etc/letsencrypt/live/tunnel.example.com/fullchain.pem --tls-key /etc/letsencrypt/live/tunnel.example.com/privkey.pem
   visiona-tunnel relay --config /etc/visiona-tunnel/relay.yaml --trust-proxy 127.0.0.1
+  head -c 32 /dev/urandom | base64 > admin.token
+  visiona-tunnel relay --agent-listen 127.0.0.1:8080 --admin-listen 127.0.0.1:9090 --admin-token-file admin.token --domain localhost --db relay.db
+  curl -H "Authorization: Bearer $(cat admin.token)" http://127.0.0.1:9090/api/agents
 
 Exit codes:
   0  stopped by SIGINT/SIGTERM after draining
@@ -51,7 +61,7 @@ export async function relayCommand(args: string[], ctx: CliContext, logger: Logg
     return ExitCode.Ok;
   }
   const { values: settings } = loadCommandSettings(RELAY_CONFIG_SCHEMA, parsed, ctx.env);
-  const relay = new Relay(relayOptionsFromSettings(settings, logger));
+  const relay = new Relay(relayOptionsFromSettings(settings, logger, ctx.env));
   try {
     const addresses = await relay.listen();
     ctx.stdout(JSON.stringify({ event: 'listening', ...addresses }) + '\n');

@@ -26,7 +26,22 @@ const RELAY_FIELDS = [
     key: 'adminListen',
     flag: 'admin-listen',
     type: 'listen',
-    description: 'Address of the admin listener (`/healthz`, `/readyz`); keep it on a private interface.',
+    description:
+      'Address of the admin listener (`/healthz`, `/readyz`, `/metrics`, the admin API under `/api/`); keep it on a private interface.',
+  },
+  {
+    key: 'adminTokenFile',
+    flag: 'admin-token-file',
+    type: 'path',
+    description:
+      'File holding the admin token (at least 16 characters; else `VISIONA_TUNNEL_ADMIN_TOKEN`), required as `Authorization: Bearer` by `/metrics` and `/api/`; without one they answer 403.',
+  },
+  {
+    key: 'adminMetricsPublic',
+    flag: 'admin-metrics-public',
+    type: 'boolean',
+    default: false,
+    description: 'Serve `/metrics` on the admin listener without the admin token (for a scraper on a trusted network).',
   },
   {
     key: 'domain',

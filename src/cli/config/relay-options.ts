@@ -5,20 +5,35 @@
 import type { RelayOptions } from '../../relay/index.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { Secret } from '../../shared/secret.js';
 import { readSettingFile } from './load-command-settings.js';
 import type { RelaySettings } from './relay-config-schema.js';
 
-/** The `Relay` options for `settings`; TLS needs both `tlsCert` and `tlsKey`. */
-export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger): RelayOptions {
+/** Environment variable holding the admin token when no `adminTokenFile` is given. */
+export const ADMIN_TOKEN_ENV = 'VISIONA_TUNNEL_ADMIN_TOKEN';
+
+/** The admin token from `adminTokenFile` (trimmed), else `VISIONA_TUNNEL_ADMIN_TOKEN`, else undefined. */
+export function readAdminToken(adminTokenFile: string | undefined, env: NodeJS.ProcessEnv): Secret | undefined {
+  if (adminTokenFile !== undefined) return new Secret(readSettingFile('adminTokenFile', adminTokenFile).toString('utf8').trim());
+  const fromEnv = env[ADMIN_TOKEN_ENV];
+  return fromEnv === undefined || fromEnv === '' ? undefined : new Secret(fromEnv.trim());
+}
+
+/** The `Relay` options for `settings`; TLS needs both `tlsCert` and `tlsKey`. The admin token may come from `env`. */
+export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger, env: NodeJS.ProcessEnv = {}): RelayOptions {
   const s = settings;
   if ((s.tlsCert === undefined) !== (s.tlsKey === undefined)) {
     const missing = s.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
     throw new ConfigError(missing, `is required with ${missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'} (--tls-cert and --tls-key go together)`, undefined);
   }
+  const adminToken = readAdminToken(s.adminTokenFile, env);
   return {
     agentListen: s.agentListen,
     ...(s.publicListen === undefined ? {} : { publicListen: s.publicListen }),
     ...(s.adminListen === undefined ? {} : { adminListen: s.adminListen }),
+    ...(adminToken === undefined ? {} : { adminToken }),
+    adminMetricsPublic: s.adminMetricsPublic,
+    processMetrics: true,
     baseDomain: s.domain,
     dbPath: s.db,
     trustProxy: [...s.trustProxy],
