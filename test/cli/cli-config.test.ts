@@ -173,6 +173,21 @@ describe('relay and agent settings', () => {
       );
     });
 
+    it('never echoes the value of an unknown key that looks secret', (t) => {
+      const file = write(tempDir(t), 'relay.yaml', 'adminToken: very-secret-admin-token\napiKey: another-secret\n');
+      assert.throws(
+        () => relaySettings([...REQUIRED, '--config', file]),
+        (err: unknown) => err instanceof ConfigError && /adminToken in relay\.yaml: is not read from config files/.test(err.message) && !err.message.includes('very-secret'),
+        'the admin token key is refused without showing its value',
+      );
+      const other = write(tempDir(t), 'relay.yaml', 'apiKey: another-secret\n');
+      assert.throws(
+        () => relaySettings([...REQUIRED, '--config', other]),
+        (err: unknown) => err instanceof ConfigError && /apiKey in relay\.yaml: is not a relay setting/.test(err.message) && !err.message.includes('another-secret'),
+        'an unknown secret-looking key is named but its value is not shown',
+      );
+    });
+
     it('names the flag or the variable of a bad value given as text', () => {
       assertConfigError(() => relaySettings([...REQUIRED, '--grace-ms', '10s']), [/--grace-ms: must be an integer/, /\(got: "10s"\)$/], 'bad flag');
       assertConfigError(

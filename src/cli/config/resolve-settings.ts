@@ -34,7 +34,11 @@ export interface Settings<F extends readonly ConfigField[]> {
 /** Keys that must never be read from a config file, with the reason given to the user. */
 const FORBIDDEN_FILE_KEYS: Readonly<Record<string, string>> = Object.freeze({
   token: 'is not read from config files (they get copied and committed); use tokenFile or VISIONA_TUNNEL_TOKEN',
+  adminToken: 'is not read from config files (they get copied and committed); use adminTokenFile or VISIONA_TUNNEL_ADMIN_TOKEN',
 });
+
+/** Unknown keys whose value may be a secret: their value is never echoed. */
+const SECRET_LOOKING_KEY = /token|secret|password|passwd|credential|key/i;
 
 /** Merges and validates `schema`'s settings from flags, environment, config file and defaults. */
 export function resolveSettings<F extends readonly ConfigField[]>(schema: ConfigSchema<F>, input: SettingsInput): Settings<F> {
@@ -77,7 +81,8 @@ function checkFileKeys(schema: ConfigSchema, file: ConfigFile): void {
     // Never echo what may be a secret.
     if (forbidden !== undefined) throw new ConfigError(`${key} in ${where}`, forbidden, '[redacted]');
     const hint = suggestKey(schema, key);
-    throw new ConfigError(`${key} in ${where}`, `is not a ${schema.command} setting${hint === undefined ? '' : ` (did you mean ${hint}?)`}`, value);
+    const shown = SECRET_LOOKING_KEY.test(key) ? '[redacted]' : value;
+    throw new ConfigError(`${key} in ${where}`, `is not a ${schema.command} setting${hint === undefined ? '' : ` (did you mean ${hint}?)`}`, shown);
   }
 }
 
