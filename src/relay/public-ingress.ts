@@ -219,7 +219,7 @@ export class PublicIngress {
     if (!this.#accepting) {
       return { kind: 'error', info: { status: 503, code: 'ERR_RELAY_SHUTTING_DOWN', message: 'The relay is shutting down', retryAfterS: 5 }, headers: { Connection: 'close' } };
     }
-    const route = parseRoute({ host: req.headers.host, url: req.url }, { baseDomain: this.#o.baseDomain });
+    const route = parseRoute({ host: singleHostHeader(req), url: req.url }, { baseDomain: this.#o.baseDomain });
     if (isRouteError(route)) return { kind: 'error', info: { status: route.status, code: route.error, message: route.message } };
     if (this.#o.tokens.getAgent(route.agent) === undefined) return notFound();
     const policy = this.#o.policies.getPolicy(route.agent);
@@ -362,6 +362,17 @@ export class PublicIngress {
     this.#inflight -= 1;
     if (this.#inflight === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
+}
+
+/**
+ * The Host header, or undefined when there are several: Node keeps only the
+ * first, but a request with two is invalid and must get 400 (RFC 9112
+ * section 3.2), not be routed by one name while a peer may read the other.
+ */
+function singleHostHeader(req: IncomingMessage): string | undefined {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if ((req.rawHeaders[i] as string).toLowerCase() === 'host') count += 1;
+  return count > 1 ? undefined : req.headers.host;
 }
 
 function notFound(): Refusal {
