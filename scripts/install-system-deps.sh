@@ -4,7 +4,7 @@
 # status page test), then builds the Go peers into .interop-bin/. Idempotent; needs root the first time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-pkgs=(golang-go golang-github-hashicorp-yamux-dev golang-github-gorilla-websocket-dev curl chromium)
+pkgs=(golang-go golang-github-hashicorp-yamux-dev golang-github-gorilla-websocket-dev curl openssl tmux chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

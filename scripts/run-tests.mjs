@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with node:test and the tsx loader.
 // Usage: node scripts/run-tests.mjs [path-prefix ...]
-// Interop tests need the Go peers: `bash scripts/build-interop.sh` builds them
-// into .interop-bin/ (npm test does it first when Go is installed).
+// It first compiles src/ into dist/ (npm run build), because tests that run
+// the `visiona-tunnel` command as a user would go through bin/, which runs
+// dist/. Interop tests need the Go peers: `bash scripts/build-interop.sh`
+// (or scripts/install-system-deps.sh) builds them into .interop-bin/.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +25,11 @@ const files = collect('test', [])
 if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
+}
+const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('run-tests: npm run build failed');
+  process.exit(build.status ?? 1);
 }
 const result = spawnSync(
   process.execPath,
