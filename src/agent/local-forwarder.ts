@@ -10,6 +10,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isUpgradeRequest, removeHopByHopRawHeaders, writeRawResponse } from '../http/index.js';
+import { redactUrl } from '../transport/index.js';
 import { systemClock, monotonicMs, type Clock, type TimerHandle } from '../shared/clock.js';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import { noopLogger, type Logger } from '../shared/logger.js';
@@ -536,7 +537,8 @@ export class LocalForwarder {
       upgrade: ex.upgrade,
     };
     if (error !== undefined) record.error = error;
-    this.#logger.debug('exchange finished', { ...record });
+    // The visitor's query may carry `token=` or `access_token=`: never log it as sent.
+    this.#logger.debug('exchange finished', { ...record, path: redactUrl(record.path) });
     if (this.#onRecord === undefined) return;
     if (ex.rawHeaders !== undefined) record.requestHeaders = ex.rawHeaders;
     if (ex.bodyChunks !== null && ex.bodyComplete) record.requestBody = Buffer.concat(ex.bodyChunks);

@@ -233,7 +233,13 @@ export class Relay {
   #createServer(): AnyServer {
     const { limits, tls } = this.config;
     // No total request time limit (uploads and long polls may take hours); the head must arrive in time.
-    const options = { requestTimeout: 0, headersTimeout: limits.headersTimeoutMs };
+    // Node checks headersTimeout only every connectionsCheckingInterval (30 s by default): check often
+    // enough that a slowloris head is cut close to headersTimeoutMs, not up to 30 s later.
+    const options = {
+      requestTimeout: 0,
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
+    };
     return tls === null ? createHttpServer(options) : createHttpsServer({ ...options, cert: tls.cert, key: tls.key });
   }
 
