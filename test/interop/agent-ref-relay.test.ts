@@ -24,7 +24,7 @@ import {
   startTestRelay,
   waitUntil,
 } from '../agent/agent-fixtures.js';
-import { RefProcess, type RefEvent } from '../agent/ref-process.js';
+import { RefProcess, type RefEvent } from '../helpers/ref-process.js';
 
 const TOKEN = 'interop-token';
 

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { TunnelClient } from '../../src/agent/tunnel-client.js';
 import type { MuxStream } from '../../src/mux/index.js';
 import { HookRecorder, originPattern, startLocalService, waitUntil } from '../agent/agent-fixtures.js';
-import { RefProcess } from '../agent/ref-process.js';
+import { RefProcess } from '../helpers/ref-process.js';
 
 const TOKEN = 'slow-visitor-token';
 const TOTAL_BYTES = 1024 * 1024 * 1024;

@@ -23,7 +23,7 @@ import {
   waitForRegistration,
   type RelayFixture,
 } from '../relay/relay-fixtures.js';
-import { requireRefBinary, runWsProbe, startRef, startRefOrigin, type RefEvent } from '../relay/ref-process.js';
+import { requireRefBinary, runWsProbe, startRef, startRefOrigin, type RefEvent } from '../helpers/ref-process.js';
 
 const AGENT = 'edge-go';
 const MiB = 1024 * 1024;
@@ -33,7 +33,7 @@ async function startRefAgent(scope: CleanupScope | { after(fn: () => unknown): v
   const token = await createAgentToken(fx.relay, name);
   const registered = waitForRegistration(fx.relay, name);
   const agent = startRef(scope, 'ref-agent', ['-relay', relayUrl, '-token', token, '-local', local]);
-  await agent.waitForEvent((e) => e.event === 'session_up', 'ref-agent session_up');
+  await agent.waitForEvent('session_up');
   await registered;
   return agent;
 }
@@ -166,9 +166,9 @@ describe('Our relay with the Go tunnel client (ref-agent)', () => {
 
   it('refuses a wrong token before the upgrade, which the Go client reports as a bad handshake', async () => {
     const bad = startRef(scope, 'ref-agent', ['-relay', fx.addresses.agentUrl, '-token', 'vt_0000000000000000_wrong', '-local', originAddr]);
-    const failed = await bad.waitForEvent((e) => e.event === 'dial_failed', 'dial_failed');
+    const failed = await bad.waitForEvent('dial_failed');
     assert.equal(failed['error'], 'websocket: bad handshake', 'refused upgrade');
-    const retry = await bad.waitForEvent((e) => e.event === 'retry_scheduled', 'retry_scheduled');
+    const retry = await bad.waitForEvent('retry_scheduled');
     assert.equal(retry['delay_ms'], 1000, 'Go backoff after the refusal');
     assert.equal(await bad.stop(), 0, 'ref-agent exits 0 on SIGTERM');
     assert.ok(
@@ -181,7 +181,7 @@ describe('Our relay with the Go tunnel client (ref-agent)', () => {
     const { addr } = await startRefOrigin(t);
     const proxy = await startCountingProxy(t, addr);
     const tap = startRef(t, 'ref-tap', ['-listen', '127.0.0.1:0', '-target', `ws://${fx.addresses.agent}`]);
-    const tapAddr = String((await tap.waitForEvent((e) => e.event === 'listening', 'ref-tap listening'))['addr']);
+    const tapAddr = String((await tap.waitForEvent('listening'))['addr']);
     await startRefAgent(t, fx, 'edge-abort', proxy.addr, `ws://${tapAddr}/tunnel/connect`);
 
     // A complete exchange first: the wire shows SYN/ACK and one FIN each way on stream 2, no RST.
@@ -189,10 +189,10 @@ describe('Our relay with the Go tunnel client (ref-agent)', () => {
     assert.equal(hello.status, 200, 'GET through the tap');
     const frame = (dir: string, flag: string) => (e: RefEvent) =>
       e.event === 'frame' && e['dir'] === dir && e['stream'] === 2 && Array.isArray(e['flags']) && (e['flags'] as string[]).includes(flag);
-    await tap.waitForEvent(frame('r2c', 'SYN'), 'SYN from the relay on stream 2');
-    await tap.waitForEvent(frame('c2r', 'ACK'), 'ACK from the Go client on stream 2');
-    await tap.waitForEvent(frame('c2r', 'FIN'), 'FIN from the Go client on stream 2');
-    await tap.waitForEvent(frame('r2c', 'FIN'), 'FIN from the relay on stream 2');
+    await tap.waitForEvent('frame', frame('r2c', 'SYN'), { what: 'SYN from the relay on stream 2' });
+    await tap.waitForEvent('frame', frame('c2r', 'ACK'), { what: 'ACK from the Go client on stream 2' });
+    await tap.waitForEvent('frame', frame('c2r', 'FIN'), { what: 'FIN from the Go client on stream 2' });
+    await tap.waitForEvent('frame', frame('r2c', 'FIN'), { what: 'FIN from the relay on stream 2' });
     assert.equal(tap.events.filter(frame('r2c', 'FIN')).length, 1, 'one FIN from the relay on stream 2');
     assert.ok(!tap.events.some(frame('r2c', 'RST')) && !tap.events.some(frame('c2r', 'RST')), 'no RST on a complete exchange');
 
@@ -219,7 +219,7 @@ describe('Our relay with the Go tunnel client (ref-agent)', () => {
     assert.ok(local.bytesFromTarget < total, `the origin did not send the whole body (${local.bytesFromTarget} bytes)`);
     const isRst = (e: RefEvent): boolean =>
       e.event === 'frame' && e['dir'] === 'r2c' && Array.isArray(e['flags']) && (e['flags'] as string[]).includes('RST');
-    const rst = await tap.waitForEvent(isRst, 'an RST frame from the relay');
+    const rst = await tap.waitForEvent('frame', isRst, { what: 'an RST frame from the relay' });
     assert.equal(typeof rst['stream'], 'number', 'the relay reset the download stream');
   });
 });
