@@ -56,7 +56,8 @@ export async function startRecordingService(t: Scope, name: string): Promise<Rec
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes: 0, complete: true });
-    socket.destroy();
+    socket.on('error', () => {});
+    socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
   server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes: 0, complete: true });
