@@ -233,6 +233,23 @@ describe('Relay public ingress under hostile input', () => {
     await expectRefused(cases);
   });
 
+  it('refuses visitor WebSocket upgrades with traversal paths, invalid or doubled Hosts, or smuggled framing with 400, and nothing reaches any agent', async () => {
+    const upgrade = (target: string, hostLines: string, extra = ''): string =>
+      `GET ${target} HTTP/1.1\r\n${hostLines}Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`;
+    const pub = `Host: ${fx.addresses.public}\r\n`;
+    await expectRefused([
+      ['an upgrade to /a/edge-01/../edge-02/ws', upgrade('/a/edge-01/../edge-02/ws', pub), 400],
+      ['an upgrade to /a/edge-01/%2e%2e/edge-02/ws', upgrade('/a/edge-01/%2e%2e/edge-02/ws', pub), 400],
+      ['an upgrade to /a/edge-01%2f..%2fedge-02/ws', upgrade('/a/edge-01%2f..%2fedge-02/ws', pub), 400],
+      ['an upgrade with an absolute-form target', upgrade(`http://${HOST_02}/ws`, `Host: ${HOST_01}\r\n`), 400],
+      ['an upgrade with an invalid Host', upgrade('/ws', `Host: ${HOST_01}@${HOST_02}\r\n`), 400],
+      ['an upgrade with two Host headers', upgrade('/ws', `Host: ${HOST_01}\r\nHost: ${HOST_02}\r\n`), 400],
+      ['an upgrade with Content-Length and Transfer-Encoding', upgrade('/ws', `Host: ${HOST_01}\r\n`, 'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n'), 400],
+      ['an upgrade with obs-fold', upgrade('/ws', `Host: ${HOST_01}\r\n`, 'X-Folded: a\r\n b\r\n'), 400],
+      ['an upgrade with a 17 KiB header', upgrade('/ws', `Host: ${HOST_01}\r\n`, `X-Big: ${'u'.repeat(17 * 1024)}\r\n`), 431],
+    ]);
+  });
+
   it('sends a routed request only to the agent it was routed to, whatever else the request names', async () => {
     const routed: Array<[string, string, 'edge-01' | 'edge-02', string]> = [
       // [what, request, agent expected, URL the agent sees]
