@@ -3,14 +3,14 @@
  * whose connections become our yamux server sessions, or raw sockets), a
  * local HTTP service, and a hook recorder whose events tests wait on.
  */
-import { once } from 'node:events';
 import * as http from 'node:http';
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TunnelClientHooks } from '../../src/agent/tunnel-client-hooks.js';
 import { Session } from '../../src/mux/index.js';
 import { WebSocketDuplex } from '../../src/transport/index.js';
+import { listenOnLoopback } from '../helpers/loopback.js';
 
 /** One hook call, in order. */
 export type HookEvent =
@@ -86,22 +86,6 @@ export class HookRecorder {
     this.events.push(e);
     for (const w of [...this.#waiters]) w();
   }
-}
-
-/** Listens on 127.0.0.1:0; closes the server and its sockets after the test. */
-export async function listenOnLoopback(t: TestContext, server: NetServer): Promise<number> {
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return (server.address() as AddressInfo).port;
 }
 
 /** What the in-test relay saw of one upgrade. */

@@ -7,7 +7,8 @@ import { TunnelClient } from '../../src/agent/tunnel-client.js';
 import { AgentAuthRejectedError, RelayDisconnectedError } from '../../src/agent/errors.js';
 import type { TunnelClientOptions } from '../../src/agent/tunnel-client-config.js';
 import { Flag, FrameType, GoAwayCode, GoAwayError, KeepAliveTimeoutError, encodeHeader } from '../../src/mux/index.js';
-import { HookRecorder, listenOnLoopback, readAll, startLocalService, startTestRelay } from './agent-fixtures.js';
+import { HookRecorder, readAll, startLocalService, startTestRelay } from './agent-fixtures.js';
+import { listenOnLoopback } from '../helpers/loopback.js';
 
 function client(t: TestContext, options: Partial<TunnelClientOptions> & Pick<TunnelClientOptions, 'relayUrl'>) {
   const c = new TunnelClient({ token: 'tok-123', localAddr: '127.0.0.1:9', jitterRatio: 0, ...options });

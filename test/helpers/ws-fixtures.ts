@@ -4,26 +4,10 @@
  */
 import { once } from 'node:events';
 import * as http from 'node:http';
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { WebSocketDuplex, type WebSocketDuplexOptions } from '../../src/transport/websocket-duplex.js';
-
-/** Listens on 127.0.0.1:0 and closes the server (and its sockets) after the test. */
-export async function listenOnLoopback<S extends NetServer>(t: TestContext, server: S): Promise<number> {
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return (server.address() as AddressInfo).port;
-}
+import { listenOnLoopback } from './loopback.js';
 
 /** A raw `ws` server: the peer whose messages and close codes tests inspect. */
 export interface RawWsPeer {

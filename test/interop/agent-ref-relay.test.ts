@@ -18,12 +18,12 @@ import { KeepAliveTimeoutError } from '../../src/mux/index.js';
 import {
   HookRecorder,
   httpRequest,
-  listenOnLoopback,
   originPattern,
   startLocalService,
   startTestRelay,
   waitUntil,
 } from '../agent/agent-fixtures.js';
+import { closedPort, listenOnLoopback } from '../helpers/loopback.js';
 import { RefProcess, type RefEvent } from '../helpers/ref-process.js';
 
 const TOKEN = 'interop-token';
@@ -43,16 +43,6 @@ interface RelayInfo {
 async function startRelay(listen = '127.0.0.1:0', token = TOKEN): Promise<RelayInfo> {
   const { process, listening } = await RefProcess.start('ref-relay', ['-listen', listen, '-public', '127.0.0.1:0', '-token', token]);
   return { process, tunnel: listening.tunnel as string, public: listening.public as string, url: listening.url as string };
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 describe('our agent through the Go ref-relay to ref-origin', () => {

@@ -6,9 +6,7 @@
  * Needs .interop-bin/ (bash scripts/build-interop.sh); fails when it is missing.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   BASE_DOMAIN,
@@ -23,6 +21,7 @@ import {
   waitForRegistration,
   type RelayFixture,
 } from '../relay/relay-fixtures.js';
+import { closedPort } from '../helpers/loopback.js';
 import { requireRefBinary, runWsProbe, startRef, startRefOrigin, type RefEvent } from '../helpers/ref-process.js';
 
 const AGENT = 'edge-go';
@@ -36,16 +35,6 @@ async function startRefAgent(scope: CleanupScope | { after(fn: () => unknown): v
   await agent.waitForEvent('session_up');
   await registered;
   return agent;
-}
-
-/** A closed loopback port: connecting to it is refused. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('Our relay with the Go tunnel client (ref-agent)', () => {

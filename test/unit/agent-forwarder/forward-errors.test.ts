@@ -3,7 +3,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import type { Clock } from '../../../src/shared/clock.js';
-import { closed, closedPort, connectRaw, fetch, listen, startFront, startLocal, waitFor } from './harness.js';
+import { closedPort } from '../../helpers/loopback.js';
+import { closed, connectRaw, fetch, listen, startFront, startLocal, waitFor } from './harness.js';
 
 describe('LocalForwarder: local service failures', () => {
   it('answers 502 with ERR_AGENT_LOCAL_REFUSED when the local service is down', async (t) => {

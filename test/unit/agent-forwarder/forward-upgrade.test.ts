@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import type http from 'node:http';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { closed, closedPort, connectRaw, listen, readToEnd, readUntil, startFront, startLocal } from './harness.js';
+import { closedPort } from '../../helpers/loopback.js';
+import { closed, connectRaw, listen, readToEnd, readUntil, startFront, startLocal } from './harness.js';
 
 const headEnd = (b: Buffer) => b.includes('\r\n\r\n');
 

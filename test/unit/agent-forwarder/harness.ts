@@ -28,16 +28,6 @@ export async function startLocal(t: TestContext, handler: http.RequestListener, 
   return { server, port };
 }
 
-/** A port nothing listens on (bound, then closed). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** The forwarder under test and the front port whose connections it serves. */
 export interface Front {
   forwarder: LocalForwarder;

@@ -9,7 +9,8 @@ import { createSinkLogger, type LogRecord } from '../../../src/shared/logger.js'
 import { isHandshakeRejectedError, MAX_REJECTION_BODY_BYTES, type HandshakeRejectedError } from '../../../src/transport/errors.js';
 import { dialWebSocket } from '../../../src/transport/websocket-dialer.js';
 import { WebSocketDuplex } from '../../../src/transport/websocket-duplex.js';
-import { listenOnLoopback, readBytes, startRawWsPeer } from '../../helpers/ws-fixtures.js';
+import { listenOnLoopback } from '../../helpers/loopback.js';
+import { readBytes, startRawWsPeer } from '../../helpers/ws-fixtures.js';
 
 /** A TCP server that accepts connections and never answers. */
 async function startSilentServer(t: Parameters<typeof listenOnLoopback>[0]): Promise<{ port: number; server: net.Server }> {

@@ -7,7 +7,8 @@ import type { HandshakeRejectedError } from '../../../src/transport/errors.js';
 import { dialWebSocket } from '../../../src/transport/websocket-dialer.js';
 import type { WebSocketDuplex } from '../../../src/transport/websocket-duplex.js';
 import { WebSocketListener, type UpgradeAuthResult, type WebSocketListenerOptions } from '../../../src/transport/websocket-listener.js';
-import { listenOnLoopback, readBytes, waitFor } from '../../helpers/ws-fixtures.js';
+import { listenOnLoopback } from '../../helpers/loopback.js';
+import { readBytes, waitFor } from '../../helpers/ws-fixtures.js';
 
 interface AgentContext {
   agentId: string;
