@@ -72,28 +72,6 @@ export interface LocalForwarderDeps extends LocalForwarderOptions {
   recordRequestBodyBytes?: number;
 }
 
-/** Per-stream state. */
-interface Exchange {
-  readonly stream: Duplex;
-  readonly startedMs: number;
-  started: boolean;
-  done: boolean;
-  method: string;
-  path: string;
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  upgrade: boolean;
-  retried: boolean;
-  rawHeaders?: string[];
-  /** Copies of the body's chunks while it fits `recordRequestBodyBytes`; null once it does not. */
-  bodyChunks: Buffer[] | null;
-  bodyComplete: boolean;
-  localReq?: http.ClientRequest;
-  /** The raw local connection of an upgrade (pooled connections belong to their request). */
-  upgradeSocket?: net.Socket;
-  connectTimer?: TimerHandle;
-}
 
 /** Methods safe to resend when a pooled connection turns out to be dead. */
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -385,7 +363,7 @@ export class LocalForwarder {
     } catch (err) {
       this.#logger.warn('local response cannot be forwarded', { err: (err as Error).message });
       localReq.destroy();
-      this.#respondBadGateway(ex, res, 'ERR_AGENT_LOCAL_UNREACHABLE');
+      this.#respondBadGateway(ex, res, 'ERR_AGENT_LOCAL_BAD_RESPONSE');
       return;
     }
     localRes.on('data', (chunk: Buffer) => {
@@ -412,68 +390,7 @@ export class LocalForwarder {
       stream.destroy();
       return;
     }
-    ex.started = true;
-    ex.upgrade = true;
-    ex.method = req.method ?? 'GET';
-    ex.path = req.url ?? '/';
-    ex.rawHeaders = req.rawHeaders;
-    ex.bodyChunks = null;
-    if (!isUpgradeRequest(req.headers)) {
-      this.#logger.debug('parser upgrade without Connection: upgrade; piping raw', { path: ex.path });
-    }
-    const requestHead = buildRequestHead(req, rewriteHostHeader(req.rawHeaders, this.#hostValue, this.config.localAddr));
-    const local = net.connect({
-      host: this.config.localHost,
-      port: this.config.localPort,
-      lookup: localLookup,
-      autoSelectFamily: true,
-      allowHalfOpen: true,
-    });
-    ex.upgradeSocket = local;
-    this.#trackSocket(local);
-    this.#startConnectTimer(ex, local, (err) => local.destroy(err));
-    let connected = false;
-    local.on('error', (err: Error) => {
-      this.#clearConnectTimer(ex);
-      if (connected || ex.done) return;
-      const code = classifyLocalError(err);
-      this.#logger.warn('local service unreachable for an upgrade', { code, err: err.message });
-      ex.status = 502;
-      writeRawResponse(stream, {
-        status: 502,
-        headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Tunnel-Error': code },
-        body: `${LOCAL_ERROR_MESSAGES[code]}\n`,
-      });
-      this.#finish(ex, code);
-    });
-    local.once('connect', () => {
-      connected = true;
-      if (ex.done) {
-        local.destroy();
-        return;
-      }
-      local.write(requestHead);
-      if (head.length > 0) {
-        ex.bytesIn += head.length;
-        local.write(head);
-      }
-      local.once('data', (chunk: Buffer) => {
-        const m = /^HTTP\/\d\.\d (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
-        if (m !== null) ex.status = Number(m[1]);
-      });
-      pipeUpgrade(stream, local, {
-        onBytesIn: (n) => (ex.bytesIn += n),
-        onBytesOut: (n) => (ex.bytesOut += n),
-      }).then(
-        () => this.#finish(ex),
-        (err: unknown) => {
-          if (ex.done) return;
-          const code = err instanceof TunnelError ? err.code : classifyLocalError(err);
-          this.#logger.debug('upgraded exchange failed', { code, err: (err as Error).message });
-          this.#finish(ex, code);
-        },
-      );
-    });
+    forwardUpgrade(this.#upgradeContext, ex, req, head);
   }
 
   #onClientError(err: Error, socket: Duplex): void {

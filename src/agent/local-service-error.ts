@@ -9,9 +9,10 @@ export type LocalServiceErrorCode =
   | 'ERR_AGENT_LOCAL_REFUSED'
   | 'ERR_AGENT_LOCAL_TIMEOUT'
   | 'ERR_AGENT_LOCAL_RESET'
+  | 'ERR_AGENT_LOCAL_BAD_RESPONSE'
   | 'ERR_AGENT_LOCAL_UNREACHABLE';
 
-/** The local service refused, timed out, reset, or could not be reached. */
+/** The local service refused, timed out, reset, answered something that is not HTTP, or could not be reached. */
 export class LocalServiceError extends TunnelError {
   declare readonly code: LocalServiceErrorCode;
 
@@ -36,8 +37,9 @@ function systemCodes(err: unknown): string[] {
 /**
  * The code for an error from a connection to the local service:
  * ECONNREFUSED -> REFUSED; our connect timer or ETIMEDOUT -> TIMEOUT;
- * ECONNRESET or EPIPE (incl. Node's "socket hang up") -> RESET; anything
- * else (EHOSTUNREACH, ENOTFOUND, ...) -> UNREACHABLE.
+ * ECONNRESET or EPIPE (incl. Node's "socket hang up") -> RESET; an HTTP
+ * parse error of the response (`HPE_*`) -> BAD_RESPONSE; anything else
+ * (EHOSTUNREACH, ENOTFOUND, ...) -> UNREACHABLE.
  */
 export function classifyLocalError(err: unknown): LocalServiceErrorCode {
   if (err instanceof LocalServiceError) return err.code;
@@ -45,6 +47,7 @@ export function classifyLocalError(err: unknown): LocalServiceErrorCode {
   if (codes.includes('ECONNREFUSED')) return 'ERR_AGENT_LOCAL_REFUSED';
   if (codes.includes('ETIMEDOUT')) return 'ERR_AGENT_LOCAL_TIMEOUT';
   if (codes.includes('ECONNRESET') || codes.includes('EPIPE')) return 'ERR_AGENT_LOCAL_RESET';
+  if (codes.some((code) => code.startsWith('HPE_'))) return 'ERR_AGENT_LOCAL_BAD_RESPONSE';
   return 'ERR_AGENT_LOCAL_UNREACHABLE';
 }
 
@@ -53,5 +56,6 @@ export const LOCAL_ERROR_MESSAGES: Readonly<Record<LocalServiceErrorCode, string
   ERR_AGENT_LOCAL_REFUSED: 'Bad Gateway: the local service refused the connection',
   ERR_AGENT_LOCAL_TIMEOUT: 'Bad Gateway: the local service did not accept the connection in time',
   ERR_AGENT_LOCAL_RESET: 'Bad Gateway: the local service closed the connection before responding',
+  ERR_AGENT_LOCAL_BAD_RESPONSE: 'Bad Gateway: the local service sent an invalid HTTP response',
   ERR_AGENT_LOCAL_UNREACHABLE: 'Bad Gateway: the local service is unreachable',
 };
