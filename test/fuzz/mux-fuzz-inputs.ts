@@ -34,6 +34,8 @@ export interface FuzzInput {
   role: 'client' | 'server';
   mode: StreamMode;
   limits: FuzzLimits;
+  /** Our own streams opened before the input arrives, and the bytes written on each (past the initial window when large). */
+  outbound: { streams: number; writeBytes: number };
   chunks: Buffer[];
   /** Which generator made it (for the figures). */
   kind: 'bytes' | 'frames' | 'valid';
@@ -58,6 +60,10 @@ const COPY_LIMIT_BYTES = 4096;
 const roleArb = fc.constantFrom<'client' | 'server'>('client', 'server');
 const modeArb = fc.constantFrom<StreamMode>('listener', 'reading', 'backlog', 'accept');
 const limitsArb = fc.constantFrom(...FUZZ_LIMITS);
+const outboundArb = fc.record({
+  streams: fc.constantFrom(0, 0, 1, 2),
+  writeBytes: fc.constantFrom(0, 10, 10, INITIAL_STREAM_WINDOW_BYTES + 1000),
+});
 
 /** Arbitrary bytes, in 1 to 4 chunks. */
 export const rawBytesInput: fc.Arbitrary<FuzzInput> = fc
@@ -65,6 +71,7 @@ export const rawBytesInput: fc.Arbitrary<FuzzInput> = fc
     role: roleArb,
     mode: modeArb,
     limits: limitsArb,
+    outbound: outboundArb,
     chunks: fc.array(
       fc.oneof(
         fc.uint8Array({ minLength: 1, maxLength: 48 }),
@@ -73,7 +80,7 @@ export const rawBytesInput: fc.Arbitrary<FuzzInput> = fc
       { minLength: 1, maxLength: 4 },
     ),
   })
-  .map(({ role, mode, limits, chunks }) => ({ role, mode, limits, kind: 'bytes' as const, chunks: chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.length)) }));
+  .map(({ role, mode, limits, outbound, chunks }) => ({ role, mode, limits, outbound, kind: 'bytes' as const, chunks: chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.length)) }));
 
 /** A frame header as planned by the generator. */
 interface FramePlan {
@@ -125,10 +132,11 @@ export const frameSequenceInput: fc.Arbitrary<FuzzInput> = fc
     role: roleArb,
     mode: modeArb,
     limits: limitsArb,
+    outbound: outboundArb,
     items: fc.array(fc.oneof({ weight: 8, arbitrary: framePlanArb }, { weight: 1, arbitrary: garbageArb }), { minLength: 1, maxLength: 12 }),
     cuts: fc.array(fc.nat(), { maxLength: 4 }),
   })
-  .map(({ role, mode, limits, items, cuts }) => ({ role, mode, limits, kind: 'frames' as const, chunks: assemble(items, cuts) }));
+  .map(({ role, mode, limits, outbound, items, cuts }) => ({ role, mode, limits, outbound, kind: 'frames' as const, chunks: assemble(items, cuts) }));
 
 /** Builds the bytes of the planned items (headers, garbage, payload views), then lays them out as chunks. */
 function assemble(items: Array<FramePlan | { garbage: Uint8Array }>, cuts: number[]): Buffer[] {
@@ -235,12 +243,14 @@ export const validSequenceInput: fc.Arbitrary<FuzzInput> = fc
     role: roleArb,
     mode: fc.constantFrom<StreamMode>('listener', 'reading'),
     limits: limitsArb,
+    outbound: outboundArb,
     ops: fc.array(validOpArb, { minLength: 1, maxLength: 24 }),
     cuts: fc.array(fc.nat(), { maxLength: 4 }),
   })
-  .map(({ role, mode, limits, ops, cuts }) => {
-    const { parts, expect } = buildValidSequence(role, limits, ops);
-    return { role, mode, limits, kind: 'valid' as const, chunks: layOut(parts, cuts), expect };
+  .map(({ role, mode, limits, outbound, ops, cuts }) => {
+    const { parts, expect } = buildValidSequence(role, { ...limits, maxStreams: limits.maxStreams - outbound.streams }, ops);
+    // The model leaves room for our own streams under maxStreams.
+    return { role, mode, limits, outbound, kind: 'valid' as const, chunks: layOut(parts, cuts), expect };
   });
 
 interface ModelStream {

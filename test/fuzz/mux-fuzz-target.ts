@@ -16,6 +16,7 @@ import {
   GoAwayCode,
   GoAwayError,
   HEADER_LENGTH_BYTES,
+  INITIAL_STREAM_WINDOW_BYTES,
   MuxProtocolError,
   Session,
   type FrameHeader,
@@ -25,6 +26,8 @@ import { createDuplexPair, type PairEnd } from '../helpers/duplex-pair.js';
 import type { FuzzInput } from './mux-fuzz-inputs.js';
 
 const ignore = (): void => {};
+/** What our own streams write: views of one zero buffer. */
+const OUTBOUND_PAYLOAD = Buffer.alloc(2 * INITIAL_STREAM_WINDOW_BYTES);
 
 /** How an input ended, for the figures. */
 export type FuzzOutcome = 'open' | 'goaway-1' | 'goaway-2' | 'peer-goaway';
@@ -35,6 +38,8 @@ export class FuzzTarget {
   readonly session: Session;
   /** Inbound streams the session handed out (all modes but 'backlog'). */
   readonly streams: MuxStream[] = [];
+  /** Streams we opened before the input. */
+  readonly outbound: MuxStream[] = [];
   /** Frames the session wrote, in order (headers only). */
   readonly sent: FrameHeader[] = [];
   /** Bytes fed so far / bytes the session wrote so far. */
@@ -59,6 +64,7 @@ export class FuzzTarget {
       maxStreams: limits.maxStreams,
       acceptBacklog: limits.acceptBacklog,
       maxStreamWindowBytes: limits.maxStreamWindowBytes,
+      streamOpenTimeoutMs: 0,
     });
     const decoder = new FrameDecoder(
       {
@@ -101,6 +107,12 @@ export class FuzzTarget {
       };
       acceptNext();
     }
+    for (let i = 0; i < input.outbound.streams; i++) {
+      const s = this.session.openStream();
+      s.on('error', ignore);
+      if (input.outbound.writeBytes > 0) s.write(OUTBOUND_PAYLOAD.subarray(0, input.outbound.writeBytes));
+      this.outbound.push(s);
+    }
     // Start both ends flowing now (Node would do it on the next tick), so writes are delivered synchronously.
     own.read(0);
     peer.read(0);
@@ -138,7 +150,8 @@ export class FuzzTarget {
    *   without a consumer), each with a receive window in [0, max] and at
    *   most one window buffered for its reader;
    * - no amplification: the session never wrote more than the input plus
-   *   one frame (every frame it sends answers a 12-byte header).
+   *   one frame (every frame it sends answers a 12-byte header), besides
+   *   what our own streams opened and wrote.
    */
   check(): string | undefined {
     if (this.feedError !== undefined) return `a write to the session threw: ${String(this.feedError)}`;
@@ -170,8 +183,12 @@ export class FuzzTarget {
     } else {
       if (goAways.length !== 0) return `a GoAway (code ${(goAways[0] as FrameHeader).length}) was sent but the session stayed open`;
       if (session.streamCount > limits.maxStreams) return `${session.streamCount} streams open, limit ${limits.maxStreams}`;
-      if (this.input.mode === 'backlog' && session.streamCount > limits.acceptBacklog) {
-        return `${session.streamCount} streams waiting for accept(), backlog ${limits.acceptBacklog}`;
+      const ownOpen = this.outbound.filter((s) => !s.destroyed).length;
+      if (this.input.mode === 'backlog' && session.streamCount - ownOpen > limits.acceptBacklog) {
+        return `${session.streamCount - ownOpen} streams waiting for accept(), backlog ${limits.acceptBacklog}`;
+      }
+      for (const s of this.outbound) {
+        if (!s.destroyed && (s.sendWindowBytes < 0 || s.sendWindowBytes > 0xffff_ffff)) return `own stream ${s.id} send window ${s.sendWindowBytes}`;
       }
       for (const s of this.streams) {
         if (s.destroyed) continue;
@@ -181,7 +198,9 @@ export class FuzzTarget {
         if (s.readableLength > limits.maxStreamWindowBytes) return `stream ${s.id} buffers ${s.readableLength} bytes, window ${limits.maxStreamWindowBytes}`;
       }
     }
-    if (this.bytesOut > this.bytesIn + HEADER_LENGTH_BYTES) {
+    // Our own streams add their SYN and what they wrote (at worst one header per byte, with 1-byte window updates).
+    const own = this.input.outbound;
+    if (this.bytesOut > this.bytesIn + HEADER_LENGTH_BYTES + own.streams * (HEADER_LENGTH_BYTES + 13 * own.writeBytes)) {
       return `the session wrote ${this.bytesOut} bytes in answer to ${this.bytesIn}`;
     }
     return undefined;
