@@ -331,6 +331,8 @@ export interface VisitorOptions {
   keepBody?: boolean;
   /** Called with the response as soon as its head arrives (to pause it, count bytes ...). */
   onResponse?: (res: http.IncomingMessage) => void;
+  /** Called once the whole request has been handed to the kernel. */
+  onRequestSent?: () => void;
 }
 
 /** One request to `agent` through the relay's public listener `publicAddr`; never rejects. */
@@ -383,6 +385,7 @@ export function visitAgent(publicAddr: string, agent: string, path: string, opti
       },
     );
     req.on('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
+    if (options.onRequestSent !== undefined) req.once('finish', options.onRequestSent);
     req.end(options.body);
   });
 }
