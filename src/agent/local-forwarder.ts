@@ -3,15 +3,16 @@
  * HTTP/1.1 exchange, which is parsed by Node's own parser (the stream is
  * handed to an internal `http.Server`), sent to the local service through a
  * keep-alive pool, and answered on the stream, which is then ended (FIN).
- * Upgrades (any protocol) are piped raw to a new local TCP connection.
+ * Upgrades (any protocol) are piped raw to a new local TCP connection
+ * (`forward-upgrade.ts`).
  */
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isUpgradeRequest, removeHopByHopRawHeaders, writeRawResponse } from '../http/index.js';
+import { removeHopByHopRawHeaders, writeRawResponse } from '../http/index.js';
 import { redactUrl } from '../transport/index.js';
-import { systemClock, monotonicMs, type Clock, type TimerHandle } from '../shared/clock.js';
+import { systemClock, monotonicMs, type Clock } from '../shared/clock.js';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import { noopLogger, type Logger } from '../shared/logger.js';
 import {
@@ -19,15 +20,16 @@ import {
   type LocalForwarderConfig,
   type LocalForwarderOptions,
 } from './local-forwarder-config.js';
+import { forwardUpgrade, type LocalUpgradeContext } from './forward-upgrade.js';
+import type { LocalExchange } from './local-exchange.js';
 import { localLookup } from './local-lookup.js';
-import { buildRequestHead, rawHeaderPairs, rewriteHostHeader } from './local-request-head.js';
+import { rawHeaderPairs, rewriteHostHeader } from './local-request-head.js';
 import {
   LOCAL_ERROR_MESSAGES,
   LocalServiceError,
   classifyLocalError,
   type LocalServiceErrorCode,
 } from './local-service-error.js';
-import { pipeUpgrade } from './local-upgrade-pipe.js';
 
 /**
  * One finished exchange, for the status panel and metrics. (A type alias, not
@@ -92,8 +94,9 @@ export class LocalForwarder {
   readonly #server: http.Server;
   readonly #agent: http.Agent;
   readonly #hostValue: string | undefined;
-  readonly #exchanges = new Map<Duplex, Exchange>();
+  readonly #exchanges = new Map<Duplex, LocalExchange>();
   readonly #localSockets = new Set<net.Socket>();
+  readonly #upgradeContext: LocalUpgradeContext;
   #closing: Promise<void> | undefined;
 
   constructor(options: LocalForwarderDeps) {
@@ -109,6 +112,17 @@ export class LocalForwarder {
       maxSockets: this.config.maxSockets,
       maxFreeSockets: this.config.maxFreeSockets,
     });
+    this.#upgradeContext = {
+      config: this.config,
+      hostValue: this.#hostValue,
+      logger: this.#logger,
+      watchLocalSocket: (ex, socket, onTimeout) => {
+        this.#trackSocket(socket);
+        this.#startConnectTimer(ex, socket, onTimeout);
+      },
+      clearConnectTimer: (ex) => this.#clearConnectTimer(ex),
+      finish: (ex, error) => this.#finish(ex, error),
+    };
     this.#server = http.createServer({ requireHostHeader: false });
     // One exchange per stream, of any length: no server-side timeouts (the
     // relay owns visitor timeouts) and no keep-alive.
@@ -149,7 +163,7 @@ export class LocalForwarder {
       stream.destroy();
       return;
     }
-    const ex: Exchange = {
+    const ex: LocalExchange = {
       stream,
       startedMs: monotonicMs(),
       started: false,
@@ -197,7 +211,7 @@ export class LocalForwarder {
     socket.once('close', () => this.#localSockets.delete(socket));
   }
 
-  #startConnectTimer(ex: Exchange, socket: net.Socket, onTimeout: (err: LocalServiceError) => void): void {
+  #startConnectTimer(ex: LocalExchange, socket: net.Socket, onTimeout: (err: LocalServiceError) => void): void {
     if (!socket.connecting) return;
     const timeoutMs = this.config.connectTimeoutMs;
     const timer = this.#clock.setTimeout(() => {
@@ -215,7 +229,7 @@ export class LocalForwarder {
     socket.once('connect', () => this.#clearConnectTimer(ex));
   }
 
-  #clearConnectTimer(ex: Exchange): void {
+  #clearConnectTimer(ex: LocalExchange): void {
     if (ex.connectTimer === undefined) return;
     this.#clock.clearTimeout(ex.connectTimer);
     ex.connectTimer = undefined;
@@ -247,7 +261,7 @@ export class LocalForwarder {
     this.#sendLocal(ex, req, res, true);
   }
 
-  #sendLocal(ex: Exchange, req: http.IncomingMessage, res: http.ServerResponse, pipeBody: boolean): void {
+  #sendLocal(ex: LocalExchange, req: http.IncomingMessage, res: http.ServerResponse, pipeBody: boolean): void {
     const headers = rewriteHostHeader(removeHopByHopRawHeaders(req.rawHeaders), this.#hostValue, this.config.localAddr);
     // Keep the request's framing: Node's client would send a chunked body of
     // a GET unframed, and a Content-Length body is already described.
@@ -297,7 +311,7 @@ export class LocalForwarder {
   }
 
   #onLocalError(
-    ex: Exchange,
+    ex: LocalExchange,
     req: http.IncomingMessage,
     res: http.ServerResponse,
     localReq: http.ClientRequest,
@@ -334,7 +348,7 @@ export class LocalForwarder {
     this.#respondBadGateway(ex, res, code);
   }
 
-  #respondBadGateway(ex: Exchange, res: http.ServerResponse, code: LocalServiceErrorCode): void {
+  #respondBadGateway(ex: LocalExchange, res: http.ServerResponse, code: LocalServiceErrorCode): void {
     ex.status = 502;
     const body = `${LOCAL_ERROR_MESSAGES[code]}\n`;
     res.writeHead(502, {
@@ -348,7 +362,7 @@ export class LocalForwarder {
   }
 
   #onLocalResponse(
-    ex: Exchange,
+    ex: LocalExchange,
     res: http.ServerResponse,
     localReq: http.ClientRequest,
     localRes: http.IncomingMessage,
@@ -411,7 +425,7 @@ export class LocalForwarder {
    * relay reset the stream, the visitor went away), except an upgrade whose
    * two directions both ended cleanly.
    */
-  #onStreamClose(ex: Exchange): void {
+  #onStreamClose(ex: LocalExchange): void {
     if (ex.done) return;
     const { stream } = ex;
     const clean = ex.upgrade && stream.errored === null && stream.readableEnded && stream.writableFinished;
@@ -419,20 +433,20 @@ export class LocalForwarder {
   }
 
   /** The response went out complete: FIN the stream and record the exchange. */
-  #endStream(ex: Exchange, error?: TunnelErrorCode): void {
+  #endStream(ex: LocalExchange, error?: TunnelErrorCode): void {
     const { stream } = ex;
     if (!stream.destroyed && !stream.writableEnded) stream.end();
     this.#finish(ex, error);
   }
 
   /** The response cannot complete: destroy the stream (RST on a mux stream). */
-  #abortStream(ex: Exchange, code: TunnelErrorCode, cause: unknown): void {
+  #abortStream(ex: LocalExchange, code: TunnelErrorCode, cause: unknown): void {
     this.#finish(ex, code);
     ex.stream.destroy(new TunnelError(code, 'The local service failed mid-response', { cause }));
   }
 
   /** Records the exchange once and forgets it; `error` is ignored after a clean finish. */
-  #finish(ex: Exchange, error?: TunnelErrorCode): void {
+  #finish(ex: LocalExchange, error?: TunnelErrorCode): void {
     if (ex.done) return;
     ex.done = true;
     this.#clearConnectTimer(ex);
