@@ -122,20 +122,24 @@ export function renderTunnelError(info: TunnelErrorInfo, accept?: string | reado
 }
 
 /**
- * Sends `info` to the visitor on `target`, rendered for `accept`:
+ * Sends `info` to the visitor on `target`, rendered for `accept`, with the
+ * `extra` headers (such as `WWW-Authenticate` or `Set-Cookie`) added:
  * - a `ServerResponse`: the response is written and ended; if its headers
  *   were already sent, the response is destroyed instead (a cut response must
  *   never look complete) and false is returned;
  * - a raw socket (`Duplex`): a full HTTP/1.1 response with
- *   `Connection: close` is written, then the socket is ended.
+ *   `Connection: close` is written, then the socket is ended; a socket on
+ *   which it cannot be written (an `extra` value with CR or LF) is destroyed.
  * Returns true when the error response was written.
  */
 export function sendTunnelError(
   target: ServerResponse | Duplex,
   info: TunnelErrorInfo,
   accept?: string | readonly string[],
+  extra: Readonly<Record<string, string>> = {},
 ): boolean {
   const rendered = renderTunnelError(info, accept);
+  const headers: Record<string, string> = { ...rendered.headers, ...extra };
   if (target instanceof ServerResponse) {
     if (target.headersSent) {
       target.destroy();
@@ -144,9 +148,14 @@ export function sendTunnelError(
     if (target.destroyed) return false;
     // Headers set earlier (a Content-Encoding, say) must not describe this body.
     for (const name of target.getHeaderNames()) target.removeHeader(name);
-    target.writeHead(rendered.status, rendered.headers);
+    target.writeHead(rendered.status, headers);
     target.end(rendered.body);
     return true;
   }
-  return writeRawResponse(target, { status: rendered.status, headers: rendered.headers, body: rendered.body });
+  try {
+    return writeRawResponse(target, { status: rendered.status, headers, body: rendered.body });
+  } catch {
+    target.destroy();
+    return false;
+  }
 }

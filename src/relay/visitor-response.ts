@@ -4,44 +4,25 @@
  * `X-Tunnel-Error` conventions of `src/http` plus extra headers such as
  * `WWW-Authenticate`, `Set-Cookie` or `Retry-After`.
  */
-import { ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { renderTunnelError, writeRawResponse, type TunnelErrorInfo } from '../http/index.js';
+import { sendTunnelError, writeRawResponse, type TunnelErrorInfo } from '../http/index.js';
 
 /** Extra response headers (names as written). */
 export type ExtraHeaders = Readonly<Record<string, string>>;
 
 /**
- * Sends `info` (rendered as JSON or HTML for `accept`) plus `extra` headers.
- * On a response whose headers already went out, the response is destroyed
- * instead, so a cut response never looks complete. Returns true when written.
+ * Sends `info` (rendered as JSON or HTML for `accept`) plus `extra` headers;
+ * see `sendTunnelError`, which this is: on a response whose headers already
+ * went out, the response is destroyed instead, so a cut response never looks
+ * complete. Returns true when written.
  */
-export function sendVisitorError(
+export const sendVisitorError: (
   target: ServerResponse | Duplex,
   info: TunnelErrorInfo,
   accept: string | string[] | undefined,
-  extra: ExtraHeaders = {},
-): boolean {
-  const rendered = renderTunnelError(info, accept);
-  const headers: Record<string, string> = { ...rendered.headers, ...extra };
-  if (target instanceof ServerResponse) {
-    if (target.headersSent) {
-      target.destroy();
-      return false;
-    }
-    if (target.destroyed) return false;
-    for (const name of target.getHeaderNames()) target.removeHeader(name);
-    target.writeHead(rendered.status, headers as OutgoingHttpHeaders);
-    target.end(rendered.body);
-    return true;
-  }
-  try {
-    return writeRawResponse(target, { status: rendered.status, headers, body: rendered.body });
-  } catch {
-    target.destroy();
-    return false;
-  }
-}
+  extra?: ExtraHeaders,
+) => boolean = sendTunnelError;
 
 /** Answers `303 See Other` to `location` with `extra` headers (e.g. the access cookie) and no cache. */
 export function sendVisitorRedirect(
