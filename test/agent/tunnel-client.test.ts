@@ -16,6 +16,17 @@ function client(t: TestContext, options: Partial<TunnelClientOptions> & Pick<Tun
   return c;
 }
 
+/** A started client whose session is up with a raw in-test relay (no retry within the test); the relay's socket is the test's. */
+async function connectToRawRelay(t: TestContext): Promise<{ rec: HookRecorder; ws: WebSocket }> {
+  const relay = await startTestRelay(t, { mode: 'raw' });
+  const rec = new HookRecorder();
+  const c = client(t, { relayUrl: relay.url, hooks: rec.hooks, backoffInitialMs: 60_000, backoffMaxMs: 60_000 });
+  c.start();
+  const ws = await relay.socket(1);
+  await rec.waitForCount('up', 1);
+  return { rec, ws };
+}
+
 describe('TunnelClient', () => {
   it('dials with ?token= added to the other query parameters, a Bearer header and the agent version', async (t) => {
     const relay = await startTestRelay(t);
@@ -143,12 +154,7 @@ describe('TunnelClient', () => {
   });
 
   it('reports the WebSocket close code when the relay closes the connection', async (t) => {
-    const relay = await startTestRelay(t, { mode: 'raw' });
-    const rec = new HookRecorder();
-    const c = client(t, { relayUrl: relay.url, hooks: rec.hooks, backoffInitialMs: 60_000, backoffMaxMs: 60_000 });
-    c.start();
-    const ws = await relay.socket(1);
-    await rec.waitForCount('up', 1);
+    const { rec, ws } = await connectToRawRelay(t);
     ws.close(4001, 'going');
     await rec.waitForCount('down', 1);
     const err = rec.of('down')[0]?.err;
@@ -158,12 +164,7 @@ describe('TunnelClient', () => {
   });
 
   it('reports close code 1006 when the relay drops the TCP connection', async (t) => {
-    const relay = await startTestRelay(t, { mode: 'raw' });
-    const rec = new HookRecorder();
-    const c = client(t, { relayUrl: relay.url, hooks: rec.hooks, backoffInitialMs: 60_000, backoffMaxMs: 60_000 });
-    c.start();
-    const ws = await relay.socket(1);
-    await rec.waitForCount('up', 1);
+    const { rec, ws } = await connectToRawRelay(t);
     ws.terminate();
     await rec.waitForCount('down', 1);
     const err = rec.of('down')[0]?.err;
@@ -172,12 +173,7 @@ describe('TunnelClient', () => {
   });
 
   it('reports the GoAway code when the relay sends GoAway', async (t) => {
-    const relay = await startTestRelay(t, { mode: 'raw' });
-    const rec = new HookRecorder();
-    const c = client(t, { relayUrl: relay.url, hooks: rec.hooks, backoffInitialMs: 60_000, backoffMaxMs: 60_000 });
-    c.start();
-    const ws = await relay.socket(1);
-    await rec.waitForCount('up', 1);
+    const { rec, ws } = await connectToRawRelay(t);
     ws.send(encodeHeader(FrameType.GoAway, 0, 0, GoAwayCode.InternalError), { binary: true });
     await rec.waitForCount('down', 1);
     const err = rec.of('down')[0]?.err;
