@@ -1,12 +1,17 @@
 /**
- * The session's single writer. Frames written in one tick are coalesced into
- * one transport write (one WebSocket message instead of one per 12-byte
- * header). Data frames enter the transport only while it holds less than
+ * The session's single writer. Frames written during one turn of the event
+ * loop are coalesced into one transport write (one WebSocket message instead
+ * of one per 12-byte header): the flush runs in `setImmediate`, after the I/O
+ * callbacks of the turn, so a stream's SYN, its request and its FIN, or many
+ * streams' frames under load, leave together. Data frames enter the transport only while it holds less than
  * its high-water mark (or 1 MiB, whichever is larger; at least one frame per
  * write, so large frames still go) and otherwise wait here for `drain`;
  * control frames (window updates, ping ACKs, RST, GoAway) never wait behind
  * them, so about 1 MiB plus one frame of data at most is ever ahead of a
- * control frame (hashicorp `TestSession_PingOfDeath`).
+ * control frame (hashicorp `TestSession_PingOfDeath`). A data frame's
+ * callback runs as soon as the frame is admitted to the batch (the batch is
+ * bounded by the same limit), so a writer can queue its next frame, or its
+ * FIN, into the same flush.
  */
 import type { Writable } from 'node:stream';
 
@@ -27,7 +32,6 @@ export class FrameWriter {
   readonly #maxTransportBufferBytes: number;
   #batch: Buffer[] = [];
   #batchBytes = 0;
-  #batchCallbacks: Array<() => void> = [];
   #batchHasData = false;
   #flushScheduled = false;
   #blocked = false;
@@ -59,7 +63,7 @@ export class FrameWriter {
 
   /**
    * Queues a data frame (header and payload pieces, in order); `callback`
-   * runs once the frame has been handed to the transport.
+   * runs once the frame is admitted to the next transport write.
    */
   writeData(buffers: Buffer[], bytes: number, callback?: () => void): void {
     if (this.#closed) return;
@@ -73,10 +77,8 @@ export class FrameWriter {
     if (this.#closed || this.#batch.length === 0) return;
     const batch = this.#batch;
     const bytes = this.#batchBytes;
-    const callbacks = this.#batchCallbacks;
     this.#batch = [];
     this.#batchBytes = 0;
-    this.#batchCallbacks = [];
     this.#batchHasData = false;
     let ok: boolean;
     if (batch.length === 1) {
@@ -96,7 +98,6 @@ export class FrameWriter {
         return;
       }
     }
-    for (const cb of callbacks) cb();
     this.#admitPending();
   }
 
@@ -104,7 +105,6 @@ export class FrameWriter {
   close(): void {
     this.#closed = true;
     this.#batch = [];
-    this.#batchCallbacks = [];
     this.#pending = [];
     this.#transport.off('drain', this.#onDrain);
   }
@@ -120,13 +120,16 @@ export class FrameWriter {
     const highWaterMark = Math.max(this.#transport.writableHighWaterMark, MIN_DATA_AHEAD_BYTES);
     const queued = this.#transport.writableLength;
     if (queued >= highWaterMark) return;
+    let admitted: Array<() => void> | undefined;
     while (this.#pending.length > 0 && (!this.#batchHasData || queued + this.#batchBytes < highWaterMark)) {
       const p = this.#pending.shift() as PendingData;
       for (const b of p.buffers) this.#append(b);
-      if (p.callback !== undefined) this.#batchCallbacks.push(p.callback);
+      if (p.callback !== undefined) (admitted ??= []).push(p.callback);
       this.#batchHasData = true;
     }
     this.#scheduleFlush();
+    // After the loop: a callback may queue more frames (re-entering here).
+    if (admitted !== undefined) for (const cb of admitted) cb();
   }
 
   #append(b: Buffer): void {
@@ -137,8 +140,12 @@ export class FrameWriter {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    process.nextTick(() => this.flush());
+    setImmediate(this.#flushLater);
   }
+
+  readonly #flushLater = (): void => {
+    if (this.#flushScheduled) this.flush();
+  };
 
   readonly #onDrain = (): void => {
     this.#blocked = false;
