@@ -120,7 +120,9 @@ function ratioText(r: number): string {
 export function renderTable(results: Results, targets: readonly TargetName[], sizes: RunSizes, skipped: ReadonlyMap<TargetName, string>): string {
   const info = metricInfo(sizes);
   const columns = TARGET_NAMES.filter((t) => targets.includes(t) || skipped.has(t));
-  const header = ['', 'unit', ...columns.map((t) => TARGET_LABELS[t]), 'ours / Go'];
+  const pairs: Array<[TargetName, TargetName]> = [['ours', 'go']];
+  if (columns.includes('baseline')) pairs.push(['ours', 'baseline']);
+  const header = ['', 'unit', ...columns.map((t) => TARGET_LABELS[t]), ...pairs.map(([a, b]) => `${a} / ${b === 'go' ? 'Go' : b}`)];
   const rows: string[][] = [];
   for (const id of METRIC_IDS) {
     const m = info[id];
@@ -138,9 +140,11 @@ export function renderTable(results: Results, targets: readonly TargetName[], si
         row.push(text);
       }
     }
-    const ours = valueOf(cellOf('ours'));
-    const go = valueOf(cellOf('go'));
-    row.push(ours !== undefined && go !== undefined && go > 0 ? ratioText(ours / go) : '');
+    for (const [a, b] of pairs) {
+      const va = valueOf(cellOf(a));
+      const vb = valueOf(cellOf(b));
+      row.push(va !== undefined && vb !== undefined && vb > 0 ? ratioText(va / vb) : '');
+    }
     rows.push(row);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
@@ -148,7 +152,7 @@ export function renderTable(results: Results, targets: readonly TargetName[], si
     '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ') + ' |';
   const sep = '|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   const out = [line(header), sep, ...rows.map(line)];
-  out.push('', 'Ratios in parentheses are to direct (same run); "ours / Go" divides our figure by the Go pair\'s.');
+  out.push('', 'Ratios in parentheses are to direct (same run); "ours / Go" divides our figure by the Go pair\'s (and "ours / baseline" by our own at the baseline commit).');
   return out.join('\n');
 }
 

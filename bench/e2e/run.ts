@@ -5,10 +5,11 @@
  *
  *   node --import tsx bench/e2e/run.ts [--quick] [--rounds=N] [--targets=direct,go,localtunnel,ours]
  *       [--only=get1,get50,download,upload,concurrent,ws] [--profile] [--log-level=LEVEL]
- *       [--agent-config=JSON] [--relay-config=JSON] [--no-build] [--node-load] [--json=FILE]
+ *       [--agent-config=JSON] [--relay-config=JSON] [--baseline=GIT_REF] [--no-build] [--node-load] [--json=FILE]
  *
  * --quick: tiny sizes and one-second runs, to check the harness in CI (< 60 s).
  * --profile: our relay and agent run with `node --cpu-prof` (files in bench/profiles/e2e/).
+ * --baseline=REF: also runs our CLI as of git REF (column "ours (baseline)"), for A/B in one run.
  * Exit code 1 when any answer was wrong or a target could not start.
  */
 import { execFileSync } from 'node:child_process';
@@ -32,6 +33,7 @@ import {
   HELLO_BODY,
   TARGET_LABELS,
   TARGET_NAMES,
+  buildBaselineCli,
   buildOurCli,
   findLocaltunnel,
   startOrigin,
@@ -234,6 +236,7 @@ async function main(): Promise<number> {
       'log-level': { type: 'string' },
       'agent-config': { type: 'string' },
       'relay-config': { type: 'string' },
+      baseline: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       'node-load': { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -247,7 +250,8 @@ async function main(): Promise<number> {
   const plan = values.quick === true ? QUICK : FULL;
   const rounds = Number.parseInt(values.rounds ?? '1', 10);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
-  const targets = listOption('targets', values.targets, TARGET_NAMES);
+  const targets = listOption('targets', values.targets, TARGET_NAMES).filter((t) => t !== 'baseline' || values.baseline !== undefined);
+  if (values.baseline !== undefined && !targets.includes('baseline')) targets.push('baseline');
   const only = listOption('only', values.only, WORKLOADS);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
@@ -256,7 +260,7 @@ async function main(): Promise<number> {
   const skipped = new Map<TargetName, string>();
   const localtunnel = findLocaltunnel();
   if (targets.includes('localtunnel') && localtunnel === undefined) skipped.set('localtunnel', 'not installed');
-  for (const t of ['go', 'direct', 'ours'] as const) {
+  for (const t of ['go', 'direct', 'ours', 'baseline'] as const) {
     try {
       readFileSync(join(goBinDir, t === 'go' ? 'ref-relay' : 'ref-origin'));
     } catch {
@@ -276,6 +280,11 @@ async function main(): Promise<number> {
     log('building our CLI (tsc) into bench/e2e/.build ...');
     ourCli = buildOurCli(REPO_ROOT);
   }
+  let baselineCli: string | undefined;
+  if (running.includes('baseline') && values.baseline !== undefined) {
+    log(`building our CLI at ${values.baseline} (baseline) ...`);
+    baselineCli = buildBaselineCli(REPO_ROOT, values.baseline);
+  }
 
   const results: Results = new Map();
   const startFailures: string[] = [];
@@ -288,6 +297,7 @@ async function main(): Promise<number> {
       originAddr: origin?.addr ?? '',
       goBinDir,
       ourCli,
+      baselineCli,
       ourNodeArgs: values.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       ourLogLevel: values['log-level'],
       ourAgentConfig: parseJsonOption('agent-config', values['agent-config']),
@@ -346,6 +356,7 @@ function ctxNote(values: Record<string, unknown>): string {
   if (values['log-level'] !== undefined) parts.push(`log level ${String(values['log-level'])}`);
   if (values['agent-config'] !== undefined) parts.push(`agent config ${String(values['agent-config'])}`);
   if (values['relay-config'] !== undefined) parts.push(`relay config ${String(values['relay-config'])}`);
+  if (values.baseline !== undefined) parts.push(`baseline: our CLI at ${String(values.baseline)}`);
   if (values.profile === true) parts.push('profiled (--cpu-prof)');
   if (values['no-build'] === true) parts.push('run from sources through tsx');
   return parts.join('; ');

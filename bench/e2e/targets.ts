@@ -6,7 +6,7 @@
  * returns the origin's answer.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ManagedProcess, parseJsonLine } from './managed-process.js';
 
 /** Names of the systems under test, in the table's column order. */
-export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'ours'] as const;
+export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'baseline', 'ours'] as const;
 /** One system under test. */
 export type TargetName = (typeof TARGET_NAMES)[number];
 
@@ -23,6 +23,7 @@ export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
   direct: 'direct',
   go: 'Go pair',
   localtunnel: 'localtunnel',
+  baseline: 'ours (baseline)',
   ours: 'ours',
 };
 
@@ -52,6 +53,8 @@ export interface TargetContext {
   goBinDir: string;
   /** Our CLI entry (`bin/visiona-tunnel.js`, or the copy next to a fresh build). */
   ourCli: string;
+  /** Our CLI as of an earlier commit (`--baseline`), run as the `baseline` target. */
+  baselineCli: string | undefined;
   /** Extra `node` arguments for our relay and agent (e.g. `--cpu-prof`). */
   ourNodeArgs: string[];
   /** `VISIONA_TUNNEL_LOG_LEVEL` of our relay and agent; undefined: the default (info). */
@@ -110,22 +113,38 @@ export function findLocaltunnel(): LocaltunnelModules | undefined {
  * outside what eslint reads. Returns the CLI path.
  */
 export function buildOurCli(repoRoot: string): string {
-  const buildDir = join(repoRoot, 'node_modules', '.cache', 'visiona-tunnel-bench-e2e');
-  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  return compileCli(repoRoot, join(repoRoot, 'node_modules', '.cache', 'visiona-tunnel-bench-e2e'));
+}
+
+/**
+ * Compiles our CLI as of git `ref` (its `src/` and `bin/`, from `git archive`)
+ * next to the current build, for A/B runs in one benchmark. Returns the CLI path.
+ */
+export function buildBaselineCli(repoRoot: string, ref: string): string {
+  const dir = join(repoRoot, 'node_modules', '.cache', 'visiona-tunnel-bench-e2e-baseline');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const archive = execFileSync('git', ['archive', ref, 'src', 'bin', 'tsconfig.json', 'tsconfig.build.json'], { cwd: repoRoot, maxBuffer: 256 * 1024 * 1024 });
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  return compileCli(dir, dir);
+}
+
+function compileCli(sourceRoot: string, buildDir: string): string {
+  const tsc = join(HERE, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(buildDir, 'dist'), '--declaration', 'false'], {
+    execFileSync(process.execPath, [tsc, '-p', join(sourceRoot, 'tsconfig.build.json'), '--outDir', join(buildDir, 'dist'), '--declaration', 'false'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
     // tsc still emits when only types are wrong (another change in progress); a missing entry is fatal.
     if (!existsSync(join(buildDir, 'dist', 'cli', 'main.js'))) throw err;
-    process.stderr.write('bench:e2e: tsc reported errors; running what it emitted\n');
+    process.stderr.write(`bench:e2e: tsc reported errors in ${sourceRoot}; running what it emitted\n`);
   }
   mkdirSync(join(buildDir, 'bin'), { recursive: true });
   // Package scope lookup stops at node_modules: say that these .js files are ES modules.
   writeFileSync(join(buildDir, 'package.json'), JSON.stringify({ type: 'module', private: true }) + '\n');
   const cli = join(buildDir, 'bin', 'visiona-tunnel.js');
-  copyFileSync(join(repoRoot, 'bin', 'visiona-tunnel.js'), cli);
+  if (sourceRoot !== buildDir) copyFileSync(join(sourceRoot, 'bin', 'visiona-tunnel.js'), cli);
   return cli;
 }
 
@@ -138,8 +157,11 @@ export async function startTarget(name: TargetName, ctx: TargetContext, round: n
       return startGoPair(ctx, round);
     case 'localtunnel':
       return startLocaltunnel(ctx, round);
+    case 'baseline':
+      if (ctx.baselineCli === undefined) throw new Error('no baseline CLI (--baseline=REF)');
+      return startOurPair(ctx, round, name, ctx.baselineCli);
     case 'ours':
-      return startOurPair(ctx, round);
+      return startOurPair(ctx, round, name, ctx.ourCli);
   }
 }
 
@@ -231,23 +253,23 @@ async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Targ
   }
 }
 
-async function startOurPair(ctx: TargetContext, round: number): Promise<Target> {
-  const db = join(ctx.workDir, `relay-${round}.db`);
+async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'baseline', cli: string): Promise<Target> {
+  const db = join(ctx.workDir, `${name}-relay-${round}.db`);
   const agentName = 'bench';
   const cliEnv: NodeJS.ProcessEnv = { ...process.env, VISIONA_TUNNEL_LOG_FORMAT: 'json' };
   if (ctx.ourLogLevel !== undefined) cliEnv.VISIONA_TUNNEL_LOG_LEVEL = ctx.ourLogLevel;
   const runCli = (args: string[]): string =>
-    execFileSync(process.execPath, [ctx.ourCli, ...args], { env: cliEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(process.execPath, [cli, ...args], { env: cliEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const token = runCli(['token', 'create', agentName, '--db', db]).trim();
   runCli(['access', 'set', agentName, 'public', '--db', db]);
-  const relayConfig = join(ctx.workDir, `relay-${round}.json`);
+  const relayConfig = join(ctx.workDir, `${name}-relay-${round}.json`);
   writeFileSync(relayConfig, JSON.stringify(ctx.ourRelayConfig));
   const relay = ManagedProcess.start({
     name: 'relay',
     command: process.execPath,
     args: [
       ...ctx.ourNodeArgs,
-      ctx.ourCli,
+      cli,
       'relay',
       '--agent-listen',
       '127.0.0.1:0',
@@ -261,7 +283,7 @@ async function startOurPair(ctx: TargetContext, round: number): Promise<Target> 
       relayConfig,
     ],
     env: cliEnv,
-    logFile: join(ctx.workDir, `ours-relay-${round}.log`),
+    logFile: join(ctx.workDir, `${name}-relay-${round}.log`),
   });
   const stopAll = stopper([relay]);
   try {
@@ -269,18 +291,18 @@ async function startOurPair(ctx: TargetContext, round: number): Promise<Target> 
       const e = parseJsonLine(l);
       return e?.event === 'listening' ? { agentUrl: String(e.agentUrl), publicAddr: String(e.public) } : undefined;
     }, READY_TIMEOUT_MS);
-    const agentConfig = join(ctx.workDir, `agent-${round}.json`);
+    const agentConfig = join(ctx.workDir, `${name}-agent-${round}.json`);
     writeFileSync(agentConfig, JSON.stringify(ctx.ourAgentConfig));
     const agent = ManagedProcess.start({
       name: 'agent',
       command: process.execPath,
-      args: [...ctx.ourNodeArgs, ctx.ourCli, 'agent', '--relay', addrs.agentUrl, '--local', ctx.originAddr, '--config', agentConfig],
+      args: [...ctx.ourNodeArgs, cli, 'agent', '--relay', addrs.agentUrl, '--local', ctx.originAddr, '--config', agentConfig],
       env: { ...cliEnv, VISIONA_TUNNEL_TOKEN: token },
-      logFile: join(ctx.workDir, `ours-agent-${round}.log`),
+      logFile: join(ctx.workDir, `${name}-agent-${round}.log`),
     });
     stopAll.add(agent);
     const target: Target = {
-      name: 'ours',
+      name,
       baseUrl: `http://${addrs.publicAddr}`,
       hostHeader: `${agentName}.localhost`,
       relay,
