@@ -414,23 +414,32 @@ export class Session extends EventEmitter implements StreamHost {
   #scheduleKeepAlive(): void {
     const intervalMs = this.config.keepAliveIntervalMs;
     if (intervalMs === 0 || this.#closed) return;
-    const clock = this.config.clock;
-    this.#keepAliveTimer = clock.setTimeout(() => {
-      this.#keepAliveTimer = null;
-      if (this.#closed) return;
-      const timeoutMs = this.config.keepAliveTimeoutMs;
-      const timer = clock.setTimeout(() => this.#fail(new KeepAliveTimeoutError(timeoutMs), false), timeoutMs);
-      timer.unref?.();
-      this.ping().then(
-        () => {
-          clock.clearTimeout(timer);
-          this.#scheduleKeepAlive();
-        },
-        () => clock.clearTimeout(timer),
-      );
-    }, intervalMs);
+    // One timer for the session's whole life, re-armed with refresh() where the
+    // clock's timers have it (Node's do): a new timer every interval would be
+    // old-generation garbage by the time it fires, times every idle session.
+    const timer = this.#keepAliveTimer as (TimerHandle & { refresh?: () => unknown }) | null;
+    if (timer !== null && typeof timer.refresh === 'function') {
+      timer.refresh();
+      return;
+    }
+    this.#keepAliveTimer = this.config.clock.setTimeout(this.#onKeepAliveDue, intervalMs);
     this.#keepAliveTimer.unref?.();
   }
+
+  readonly #onKeepAliveDue = (): void => {
+    if (this.#closed) return;
+    const clock = this.config.clock;
+    const timeoutMs = this.config.keepAliveTimeoutMs;
+    const timer = clock.setTimeout(() => this.#fail(new KeepAliveTimeoutError(timeoutMs), false), timeoutMs);
+    timer.unref?.();
+    this.ping().then(
+      () => {
+        clock.clearTimeout(timer);
+        this.#scheduleKeepAlive();
+      },
+      () => clock.clearTimeout(timer),
+    );
+  };
 
   // --- shutdown ---------------------------------------------------------------
 
