@@ -83,7 +83,6 @@ export class WebSocketDuplex extends Duplex {
   readonly #ws: WebSocket;
   readonly #config: Readonly<WebSocketDuplexConfig>;
   readonly #clock: Clock;
-  readonly #wsClosed: Promise<void>;
   #closeCode: number | undefined;
   #closeReason: string | undefined;
 
@@ -99,7 +98,6 @@ export class WebSocketDuplex extends Duplex {
     this.#config = config;
     this.#clock = options.clock ?? systemClock;
     ws.binaryType = 'nodebuffer';
-    this.#wsClosed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
     // Kept for the socket's whole life: an 'error' without a listener would crash the process.
@@ -138,13 +136,20 @@ export class WebSocketDuplex extends Duplex {
     if (this.#ws.readyState !== WebSocket.CLOSED) {
       let timer: ReturnType<Clock['setTimeout']> | undefined;
       let removeAbort = () => {};
+      let onWsClose = () => {};
+      // Waited for only here (not from the constructor): a promise per open socket is memory that thousands of idle sessions pay for.
+      const wsClosed = new Promise<void>((resolve) => {
+        onWsClose = () => resolve();
+        this.#ws.once('close', onWsClose);
+      });
       const gaveUp = new Promise<void>((resolve) => {
         timer = this.#clock.setTimeout(resolve, timeoutMs);
         removeAbort = onAbort(signal, () => resolve());
       });
-      await Promise.race([this.#wsClosed, gaveUp]);
+      await Promise.race([wsClosed, gaveUp]);
       if (timer !== undefined) this.#clock.clearTimeout(timer);
       removeAbort();
+      this.#ws.off('close', onWsClose);
     }
     const completed = this.#ws.readyState === WebSocket.CLOSED;
     if (!completed) this.#ws.terminate();
