@@ -8,7 +8,6 @@
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import { removeHopByHopRawHeaders, type TunnelErrorInfo } from '../http/index.js';
 import { StreamOpenTimeoutError, type MuxStream } from '../mux/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
@@ -251,6 +250,15 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
         fail('bad-gateway', { status: 502, code: 'ERR_RELAY_BAD_GATEWAY', message: 'The device sent an invalid response' });
         return;
       }
+      // Response body: pumped by hand rather than with pipeline(), which costs
+      // an AbortController, a DOMException and a dozen listeners per exchange
+      // (about 5 % of the relay's CPU per small GET).
+      upstreamRes.on('data', (chunk: Buffer) => {
+        bytesFromAgent += chunk.length;
+        touch();
+        if (!res.write(chunk)) upstreamRes.pause();
+      });
+      res.on('drain', () => upstreamRes.resume());
       upstreamRes.once('end', () => {
         responseComplete = true;
         const trailers = upstreamRes.rawTrailers;
@@ -263,17 +271,15 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
             // Invalid trailers are dropped; the body is complete.
           }
         }
+        res.end();
         if (requestSent) finishStream();
       });
-      pipeline(upstreamRes, res).then(
-        () => settle('completed', status),
-        // The visitor going away is caught by res 'close' first; what is left is the agent cutting the body.
-        () => fail('agent-reset', undefined),
-      );
-      upstreamRes.on('data', (chunk: Buffer) => {
-        bytesFromAgent += chunk.length;
-        touch();
+      res.once('finish', () => settle('completed', status));
+      // The visitor going away is caught by res 'close' first; what is left is the agent cutting the body.
+      upstreamRes.once('close', () => {
+        if (!upstreamRes.complete) fail('agent-reset', undefined);
       });
+      upstreamRes.on('error', () => {});
     });
   });
 }
