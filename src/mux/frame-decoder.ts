@@ -21,7 +21,8 @@ export interface FrameSink {
 export class FrameDecoder {
   readonly #sink: FrameSink;
   readonly #maxDataFrameBytes: number;
-  readonly #headerBuf = Buffer.alloc(HEADER_LENGTH_BYTES);
+  /** A header split across chunks is gathered here; allocated on the first split (idle sessions rarely see one). */
+  #headerBuf: Buffer | null = null;
   #headerFill = 0;
   #current: FrameHeader | null = null;
   #payloadLeftBytes = 0;
@@ -61,12 +62,13 @@ export class FrameDecoder {
         offset += HEADER_LENGTH_BYTES;
       } else {
         const n = Math.min(HEADER_LENGTH_BYTES - this.#headerFill, end - offset);
-        chunk.copy(this.#headerBuf, this.#headerFill, offset, offset + n);
+        const headerBuf = (this.#headerBuf ??= Buffer.alloc(HEADER_LENGTH_BYTES));
+        chunk.copy(headerBuf, this.#headerFill, offset, offset + n);
         this.#headerFill += n;
         offset += n;
         if (this.#headerFill < HEADER_LENGTH_BYTES) return;
         this.#headerFill = 0;
-        header = decodeHeader(this.#headerBuf, 0);
+        header = decodeHeader(headerBuf, 0);
       }
       this.#dispatch(header);
     }

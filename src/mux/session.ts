@@ -79,8 +79,9 @@ export class Session extends EventEmitter implements StreamHost {
   #closeReason: Error | undefined;
   #closing: Promise<void> | null = null;
   #drainWaiter: (() => void) | null = null;
-  readonly #closedPromise: Promise<Error | undefined>;
-  #resolveClosed!: (err: Error | undefined) => void;
+  // Made on first use of `closed`: many sessions (a relay's idle agents) never ask.
+  #closedPromise: Promise<Error | undefined> | null = null;
+  #resolveClosed: ((err: Error | undefined) => void) | null = null;
 
   constructor(transport: Duplex, options: SessionOptions) {
     super();
@@ -90,7 +91,6 @@ export class Session extends EventEmitter implements StreamHost {
     this.#logger = this.config.logger;
     this.#transport = transport;
     this.#nextStreamId = this.config.role === 'client' ? 1 : 2;
-    this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#writer = new FrameWriter(transport, this.config.maxTransportBufferBytes, () =>
       this.#fail(new MuxProtocolError('Peer does not read: transport buffer over its limit', GoAwayCode.InternalError), false),
     );
@@ -136,6 +136,11 @@ export class Session extends EventEmitter implements StreamHost {
 
   /** Resolves when the session has ended, with the reason (undefined for our own clean close). */
   get closed(): Promise<Error | undefined> {
+    if (this.#closedPromise === null) {
+      this.#closedPromise = this.#closed
+        ? Promise.resolve(this.#closeReason)
+        : new Promise((resolve) => (this.#resolveClosed = resolve));
+    }
     return this.#closedPromise;
   }
 
@@ -507,7 +512,7 @@ export class Session extends EventEmitter implements StreamHost {
     } else {
       this.#transport.destroy();
     }
-    this.#resolveClosed(err);
+    this.#resolveClosed?.(err);
     this.emit('close', err);
   }
 }
