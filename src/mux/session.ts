@@ -25,7 +25,7 @@ import {
   SessionClosedError,
   StreamOpenTimeoutError,
 } from './errors.js';
-import { FrameDecoder } from './frame-decoder.js';
+import { FrameDecoder, type FrameSink } from './frame-decoder.js';
 import { encodeHeader, type FrameHeader } from './frame-header.js';
 import { FrameWriter } from './frame-writer.js';
 import { resolveMuxConfig, type MuxConfig, type SessionOptions } from './mux-config.js';
@@ -56,7 +56,7 @@ export interface SessionCloseOptions {
 }
 
 /** A yamux session. */
-export class Session extends EventEmitter implements StreamHost {
+export class Session extends EventEmitter implements StreamHost, FrameSink {
   readonly config: Readonly<MuxConfig>;
   readonly maxStreamWindowBytes: number;
   readonly maxFramePayloadBytes: number;
@@ -94,14 +94,8 @@ export class Session extends EventEmitter implements StreamHost {
     this.#writer = new FrameWriter(transport, this.config.maxTransportBufferBytes, () =>
       this.#fail(new MuxProtocolError('Peer does not read: transport buffer over its limit', GoAwayCode.InternalError), false),
     );
-    this.#decoder = new FrameDecoder(
-      {
-        onFrame: (h) => this.#onFrame(h),
-        onData: (h, chunk) => this.#streams.get(h.streamId)?.receiveData(chunk),
-        onDataEnd: (h) => this.#onDataEnd(h),
-      },
-      this.config.maxStreamWindowBytes,
-    );
+    // The session is the decoder's sink itself: no sink object and closures per session.
+    this.#decoder = new FrameDecoder(this, this.config.maxStreamWindowBytes);
     transport.on('data', this.#onTransportData);
     transport.on('end', this.#onTransportEnd);
     transport.on('close', this.#onTransportClose);
@@ -298,7 +292,8 @@ export class Session extends EventEmitter implements StreamHost {
     }
   };
 
-  #onFrame(h: FrameHeader): void {
+  /** @internal A frame header from the decoder. */
+  onFrame(h: FrameHeader): void {
     switch (h.type) {
       case FrameType.Data:
       case FrameType.WindowUpdate:
@@ -340,7 +335,13 @@ export class Session extends EventEmitter implements StreamHost {
     }
   }
 
-  #onDataEnd(h: FrameHeader): void {
+  /** @internal A piece of the current Data frame's payload. */
+  onData(h: FrameHeader, chunk: Buffer): void {
+    this.#streams.get(h.streamId)?.receiveData(chunk);
+  }
+
+  /** @internal The current Data frame's payload is complete. */
+  onDataEnd(h: FrameHeader): void {
     const flags = h.flags & (Flag.FIN | Flag.RST);
     if (flags !== 0) this.#streams.get(h.streamId)?.receiveFlags(flags);
   }
