@@ -31,7 +31,7 @@ export interface RelayUnderTest {
   /** Agents with a live session, as the relay counts them. */
   agents(): Promise<number>;
   /** `process.memoryUsage()` and V8 heap spaces (size, used) of our relay (undefined for Go). */
-  memory(): Promise<RelayMemory | undefined>;
+  memory(gc?: boolean): Promise<RelayMemory | undefined>;
   /** Writes a heap snapshot (ours only); resolves with its path. */
   heapSnapshot(path: string): Promise<string | undefined>;
   /** SIGKILL, then waits for the process to be gone. */
@@ -72,8 +72,8 @@ async function startOurRelay(options: RelayStartOptions): Promise<RelayUnderTest
     agentPort: ready.agentPort,
     publicPort: ready.publicPort,
     agents: async () => (await handle.request({ op: 'agents' })).agents as number,
-    memory: async () => {
-      const reply = await handle.request({ op: 'memory' });
+    memory: async (gc = false) => {
+      const reply = await handle.request({ op: 'memory', gc });
       return { usage: reply.memory as NodeJS.MemoryUsage, spaces: reply.spaces as RelayMemory['spaces'] };
     },
     heapSnapshot: async (path) => (await handle.request({ op: 'heapSnapshot', path }, 300_000)).path as string,

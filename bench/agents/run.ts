@@ -13,11 +13,12 @@
  *   `TunnelClient` whose local service is a tiny HTTP server).
  *
  * Usage: npm run bench:agents -- [--quick] [--n=1000,5000,10000] [--relay=ours|go|both]
- *        [--heap-snapshot=DIR] [--json=FILE] [--no-restart] [--tsx]
+ *        [--heap-snapshot=DIR] [--live-heap] [--json=FILE] [--no-restart] [--tsx]
  *
  * Our relay runs as compiled JavaScript (tsc, as `npm run build` ships it);
  * `--tsx` runs it from the TypeScript sources instead. `--heap-snapshot`
- * stops the relay for seconds while it writes: diagnosis only.
+ * stops the relay for seconds while it writes, `--live-heap` forces full
+ * GCs to report live heap bytes per agent: diagnosis only.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -77,6 +78,8 @@ interface Args {
   counts: number[];
   relays: RelayKind[];
   heapSnapshotDir: string | undefined;
+  /** Diagnosis: force GC at the start and the end to report the live heap per agent (disturbs RSS figures). */
+  liveHeap: boolean;
   jsonFile: string | undefined;
   restart: boolean;
   tsx: boolean;
@@ -90,7 +93,7 @@ function parseArgs(argv: string[]): Args {
   const relay = get('relay') ?? 'ours';
   const relays: RelayKind[] = relay === 'both' ? ['ours', 'go'] : [relay as RelayKind];
   if (!relays.every((r) => r === 'ours' || r === 'go')) throw new Error('--relay: ours, go or both');
-  return { quick, counts, relays, heapSnapshotDir: get('heap-snapshot'), jsonFile: get('json'), restart: !argv.includes('--no-restart'), tsx: argv.includes('--tsx') };
+  return { quick, counts, relays, heapSnapshotDir: get('heap-snapshot'), liveHeap: argv.includes('--live-heap'), jsonFile: get('json'), restart: !argv.includes('--no-restart'), tsx: argv.includes('--tsx') };
 }
 
 /** One row of results. */
@@ -175,7 +178,8 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
   try {
     const store = await prepareStore(dir, n);
     log(`${kind} relay, N=${n}: store with ${n + 1} agents and tokens in ${store.elapsedMs} ms`);
-    const execArgv = args.heapSnapshotDir === undefined ? [] : ['--expose-gc'];
+    const diagnosis = args.heapSnapshotDir !== undefined || args.liveHeap;
+    const execArgv = diagnosis ? ['--expose-gc'] : [];
     let relay: RelayUnderTest = await startRelay(kind, { dbPath: store.dbPath, agentPort: 0, publicPort: 0, entry: relayEntry, execArgv });
     cleanups.unshift(() => relay.stop());
     await sleep(phases.settleMs);
@@ -184,6 +188,7 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
     const baselineFromCpu = readCpuMs(relay.pid);
     await sleep(phases.baselineCpuMs);
     const baselineCpuPercent = cpuPercent(relay.pid, baselineFromCpu, baselineFromMs);
+    const liveHeap0Bytes = args.liveHeap ? (await relay.memory(true))?.usage.heapUsed : undefined;
     log(`relay pid ${relay.pid} up: RSS_0 ${mib(rss0Bytes)} MiB, CPU with no agent ${baselineCpuPercent.toFixed(2)} %`);
 
     const relayUrl = `ws://127.0.0.1:${relay.agentPort}/tunnel/connect`;
@@ -249,6 +254,10 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
     const rssSteadyMeanBytes = steady.length === 0 ? rssAfterCpuWindowBytes : steady.reduce((a, b) => a + b, 0) / steady.length;
     const agentsAfterIdle = await relay.agents();
     const relayOpenFds = readOpenFds(relay.pid);
+    if (liveHeap0Bytes !== undefined) {
+      const after = await relay.memory(true);
+      if (after !== undefined) log(`live heap after a full GC: ${((after.usage.heapUsed - liveHeap0Bytes) / n).toFixed(0)} B/agent`);
+    }
     log(
       `idle CPU ${keepAliveCpuPercent.toFixed(2)} % of one core over ${phases.cpuWindowMs / 1000} s; RSS now ${mib(rssAfterCpuWindowBytes)} MiB ` +
         `(${kibPerAgent(rssAfterCpuWindowBytes, rss0Bytes, n).toFixed(1)} KiB/agent), from ${phases.firstIdleMs / 1000} s on: ` +
