@@ -59,6 +59,25 @@ describe('LocalForwarder over a real mux stream', () => {
     assert.equal(forwarder.activeCount, 0, 'the exchange is finished');
   });
 
+  it('records a complete exchange without error and keeps its local connection pooled for the next one', async (t) => {
+    let connections = 0;
+    const local = await startLocal(t, (_req, res) => res.end('hello'));
+    local.server.on('connection', () => connections++);
+    const { relay, records } = tunnel(t, local.port);
+    for (let i = 0; i < 3; i++) {
+      const stream = relay.openStream();
+      const res = await requestOverStream(stream, { path: `/hello?i=${i}` });
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      assert.equal(Buffer.concat(chunks).toString(), 'hello', `response ${i} complete`);
+      await waitFor(() => stream.readableEnded, 'the relay stream to see FIN');
+      stream.end();
+      await waitFor(() => records.length === i + 1, `exchange ${i} to be recorded`);
+    }
+    assert.deepEqual(records.map((r) => [r.status, r.error]), [[200, undefined], [200, undefined], [200, undefined]], 'every exchange is recorded as a success');
+    assert.equal(connections, 1, 'the three exchanges reused one pooled local connection');
+  });
+
   it('resets the stream when the local service dies mid-body', async (t) => {
     const local = await startLocal(t, (_req, res) => {
       res.writeHead(200, { 'content-length': String(1024 * 1024) });
