@@ -55,6 +55,8 @@ export interface TunnelClientOptions {
   hostHeader?: HostHeaderMode;
   /** yamux receive window per stream; at least 256 KiB. */
   maxStreamWindowBytes?: number;
+  /** Streams served at once; the relay's further streams are reset (bounds memory against a hostile relay). */
+  maxStreams?: number;
   /** Sent as `X-Tunnel-Agent-Version` on the upgrade when set. */
   agentVersion?: string;
   /** How long `stop()` lets open streams finish before resetting them; 0 resets them at once (as the Go client). */
@@ -85,6 +87,7 @@ export interface TunnelClientConfig {
   backoffMaxMs: number;
   hostHeader: HostHeaderMode;
   maxStreamWindowBytes: number;
+  maxStreams: number;
   agentVersion: string | undefined;
   stopGraceMs: number;
   ca: string | Buffer | Array<string | Buffer> | undefined;
@@ -108,6 +111,7 @@ export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<Omit<TunnelClientConfig, 're
   backoffMaxMs: BACKOFF_MAX_MS,
   hostHeader: 'preserve',
   maxStreamWindowBytes: MIN_STREAM_WINDOW_BYTES,
+  maxStreams: 1024,
   agentVersion: undefined,
   stopGraceMs: 0,
   ca: undefined,
@@ -186,6 +190,7 @@ export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonl
       MIN_STREAM_WINDOW_BYTES,
       0x7fff_ffff,
     ),
+    maxStreams: requireInt('maxStreams', options.maxStreams ?? d.maxStreams, 1, 1_000_000),
     agentVersion,
     stopGraceMs: requireInt('stopGraceMs', options.stopGraceMs ?? d.stopGraceMs, 0),
     ca: options.ca,

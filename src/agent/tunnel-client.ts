@@ -140,6 +140,7 @@ export class TunnelClient {
       session = new Session(duplex, {
         role: 'client',
         maxStreamWindowBytes: c.maxStreamWindowBytes,
+        maxStreams: c.maxStreams,
         keepAliveIntervalMs: c.keepAliveIntervalMs,
         keepAliveTimeoutMs: c.keepAliveTimeoutMs,
         logger: this.#logger.child({ component: 'mux' }),

@@ -34,6 +34,7 @@ describe('resolveTunnelClientConfig', () => {
     assert.ok(c.token instanceof Secret, 'token kept as a Secret');
     assert.equal(c.token.reveal(), 'tok-123', 'token value kept');
     assert.equal(DEFAULT_TUNNEL_CLIENT_CONFIG.authFailureCapAfter, c.authFailureCapAfter, 'auth cap default');
+    assert.equal(c.maxStreams, 1024, 'at most 1024 streams served at once, so a hostile relay cannot make the agent hold thousands');
   });
 
   it('accepts a Secret token and 0 to turn jitter and keepalive off', () => {

@@ -16,7 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { TunnelClient } from '../../src/agent/index.js';
-import { DEFAULT_MUX_CONFIG, Flag, FrameType, GoAwayCode, MuxProtocolError } from '../../src/mux/index.js';
+import { Flag, FrameType, GoAwayCode, MuxProtocolError } from '../../src/mux/index.js';
+import { DEFAULT_TUNNEL_CLIENT_CONFIG } from '../../src/agent/tunnel-client-config.js';
 import { HandshakeTimeoutError, WebSocketDuplex } from '../../src/transport/index.js';
 import { RawPeer, frameBytes } from '../helpers/mux-raw-peer.js';
 import { waitFor } from '../relay/relay-fixtures.js';
@@ -177,7 +178,7 @@ describe('Agent facing a hostile relay', () => {
     const local = await startRecordingService(t, 'local');
     const agent = startAgent(t, relay.url, local);
     const peer = await relay.peer(1);
-    const maxStreams = DEFAULT_MUX_CONFIG.maxStreams;
+    const maxStreams = DEFAULT_TUNNEL_CLIENT_CONFIG.maxStreams;
     const synCount = maxStreams + 2000;
     const ids = Array.from({ length: synCount }, (_, i) => 2 * (i + 1));
     const heapBefore = process.memoryUsage().heapUsed;
