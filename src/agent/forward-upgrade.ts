@@ -7,7 +7,7 @@
  */
 import type http from 'node:http';
 import net from 'node:net';
-import { isUpgradeRequest, writeRawResponse } from '../http/index.js';
+import { isUpgradeRequest, toOriginForm, writeRawResponse } from '../http/index.js';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { LocalExchange } from './local-exchange.js';
@@ -37,7 +37,7 @@ export function forwardUpgrade(ctx: LocalUpgradeContext, ex: LocalExchange, req:
   ex.started = true;
   ex.upgrade = true;
   ex.method = req.method ?? 'GET';
-  ex.path = req.url ?? '/';
+  ex.path = toOriginForm(req.url);
   ex.rawHeaders = req.rawHeaders;
   ex.bodyChunks = null;
   if (!isUpgradeRequest(req.headers)) {

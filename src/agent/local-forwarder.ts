@@ -9,8 +9,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { removeHopByHopRawHeaders, writeRawResponse } from '../http/index.js';
+import { removeHopByHopRawHeaders, toOriginForm, writeRawResponse } from '../http/index.js';
 import { redactUrl } from '../transport/index.js';
 import { systemClock, monotonicMs, type Clock } from '../shared/clock.js';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
@@ -243,7 +242,7 @@ export class LocalForwarder {
     }
     ex.started = true;
     ex.method = req.method ?? 'GET';
-    ex.path = req.url ?? '/';
+    ex.path = toOriginForm(req.url);
     ex.rawHeaders = req.rawHeaders;
     res.shouldKeepAlive = false;
     // The local service's Date passes through; Node must not add a second one.
@@ -380,22 +379,34 @@ export class LocalForwarder {
       this.#respondBadGateway(ex, res, 'ERR_AGENT_LOCAL_BAD_RESPONSE');
       return;
     }
+    // Pumped by hand rather than with stream/promises pipeline(), which costs
+    // an AbortController, a DOMException and a dozen listeners per exchange
+    // (about 6 % of the agent's CPU per small GET in node --cpu-prof).
     localRes.on('data', (chunk: Buffer) => {
       ex.bytesOut += chunk.length;
+      if (!res.write(chunk)) localRes.pause();
     });
+    res.on('drain', () => localRes.resume());
     localRes.once('end', () => {
       if (localRes.rawTrailers.length > 0) res.addTrailers(rawHeaderPairs(localRes.rawTrailers));
+      res.end();
     });
-    pipeline(localRes, res).then(
-      () => this.#endStream(ex),
-      (err: unknown) => {
-        if (ex.done) return;
-        const code = classifyLocalError(err);
-        this.#logger.warn('local response cut', { code, err: (err as Error).message });
-        localReq.destroy();
-        this.#abortStream(ex, code, err);
-      },
-    );
+    res.once('finish', () => this.#endStream(ex));
+    const cut = (err: Error): void => {
+      if (ex.done) return;
+      const code = classifyLocalError(err);
+      this.#logger.warn('local response cut', { code, err: err.message });
+      localReq.destroy();
+      this.#abortStream(ex, code, err);
+    };
+    localRes.once('error', cut);
+    localRes.once('close', () => {
+      if (!localRes.complete) cut(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    });
+    // The stream went away (relay reset): #onStreamClose records it; drop the local connection too.
+    res.once('close', () => {
+      if (!res.writableFinished) localReq.destroy();
+    });
   }
 
   #onUpgrade(req: http.IncomingMessage, stream: Duplex, head: Buffer): void {

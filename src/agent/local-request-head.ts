@@ -4,6 +4,7 @@
  * upgrade written by hand on a new TCP connection.
  */
 import type { IncomingMessage } from 'node:http';
+import { toOriginForm } from '../http/index.js';
 
 /**
  * A copy of `rawHeaders` (`[name, value, ...]`) where every `Host` entry is
@@ -44,7 +45,7 @@ export function rawHeaderPairs(rawHeaders: readonly string[]): Array<[string, st
  * writing an upgrade request to the local service byte for byte.
  */
 export function buildRequestHead(req: IncomingMessage, rawHeaders: readonly string[]): Buffer {
-  const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}`];
+  const lines = [`${req.method ?? 'GET'} ${toOriginForm(req.url)} HTTP/${req.httpVersion}`];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i] as string}: ${rawHeaders[i + 1] as string}`);
   lines.push('', '');
   return Buffer.from(lines.join('\r\n'), 'latin1');

@@ -44,3 +44,4 @@ export {
   type RouteRequest,
 } from './route-parser.js';
 export { AGENT_VERSION_HEADER } from './tunnel-headers.js';
+export { toOriginForm } from './origin-form.js';

@@ -78,6 +78,19 @@ describe('LocalForwarder over a real mux stream', () => {
     assert.equal(connections, 1, 'the three exchanges reused one pooled local connection');
   });
 
+  it('forwards an absolute-form target in origin-form to localAddr only', async (t) => {
+    const seen: string[] = [];
+    const local = await startLocal(t, (req, res) => {
+      seen.push(req.url ?? '');
+      res.end('ok');
+    });
+    const { relay } = tunnel(t, local.port);
+    const res = await requestOverStream(relay.openStream(), { path: 'http://elsewhere.example:9/steal?x=1' });
+    res.resume();
+    assert.equal(res.statusCode, 200, 'the local service answered');
+    assert.deepEqual(seen, ['/steal?x=1'], 'the local service got the origin-form target');
+  });
+
   it('resets the stream when the local service dies mid-body', async (t) => {
     const local = await startLocal(t, (_req, res) => {
       res.writeHead(200, { 'content-length': String(1024 * 1024) });
