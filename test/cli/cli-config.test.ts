@@ -173,6 +173,32 @@ describe('relay and agent settings', () => {
       );
     });
 
+    it('refuses adminToken in a relay config file of any format, naming adminTokenFile and VISIONA_TUNNEL_ADMIN_TOKEN instead', (t) => {
+      const dir = tempDir(t);
+      const files = [
+        write(dir, 'relay.yaml', 'adminToken: yaml-admin-secret-0123\n'),
+        write(dir, 'relay.toml', 'adminToken = "toml-admin-secret-0123"\n'),
+        write(dir, 'relay.json', '{"adminToken": "json-admin-secret-0123"}\n'),
+      ];
+      for (const file of files) {
+        const name = file.slice(dir.length + 1);
+        assertConfigError(
+          () => relaySettings([...REQUIRED, '--config', file]),
+          [
+            new RegExp(`adminToken in ${name.replace('.', '\\.')}: is not read from config files`),
+            /use adminTokenFile or VISIONA_TUNNEL_ADMIN_TOKEN/,
+            /\(got: "?\[redacted\]"?\)$/,
+          ],
+          `adminToken in ${name}`,
+        );
+        assert.throws(
+          () => relaySettings([...REQUIRED, '--config', file]),
+          (err: unknown) => err instanceof Error && !err.message.includes('admin-secret'),
+          `the value of adminToken in ${name} is not shown`,
+        );
+      }
+    });
+
     it('never echoes the value of an unknown key that looks secret', (t) => {
       const file = write(tempDir(t), 'relay.yaml', 'adminToken: very-secret-admin-token\napiKey: another-secret\n');
       assert.throws(
