@@ -6,7 +6,9 @@
  *   30, 30 ... s) with jitter; `onRetryScheduled` reports the delay used;
  * - a session that lived less than `stabilityThresholdMs` counts as a failed
  *   attempt and backs off too, so a relay that accepts and drops at once is
- *   not hammered; a longer one resets the attempt counter and redials at once;
+ *   not hammered; a longer one resets the attempt counter and redials at once
+ *   (within a small random spread when jitter is on, so a fleet does not
+ *   redial in the same millisecond);
  * - after `authFailureCapAfter` consecutive auth refusals, every retry waits
  *   the maximum delay (a revoked token must not hammer the relay);
  * - hooks are called guarded and never awaited;
@@ -152,8 +154,12 @@ export class ReconnectLoop {
       if (signal.aborted) return;
       const livedMs = this.#clock.now() - upAtMs;
       if (livedMs >= this.#stabilityThresholdMs) {
-        this.#logger.info('session ended; redialling', { livedMs, error: cause?.message });
         attempt = 0;
+        // Spread the redials of a fleet that lost the same relay at once
+        // (0 .. 2 x jitterRatio x the first backoff step; none without jitter).
+        const spreadMs = Math.round(this.#random() * 2 * this.#jitterRatio * this.#backoffInitialMs);
+        this.#logger.info('session ended; redialling', { livedMs, delayMs: spreadMs, error: cause?.message });
+        if (spreadMs > 0) await this.#sleep(spreadMs);
         continue;
       }
       // A short-lived session is a failed attempt: back off, or a relay that accepts and drops gets a storm.

@@ -147,6 +147,26 @@ describe('ReconnectLoop', () => {
     );
   });
 
+  it('spreads the redial after a long session within 2 x jitter x the first step, so a fleet does not redial at once', async (t) => {
+    const sessions: Array<ReturnType<typeof controlledConnection>> = [];
+    const connect: LoopConnect = () => {
+      const c = controlledConnection();
+      sessions.push(c);
+      return Promise.resolve(c.connection);
+    };
+    const { clock, count } = startLoop(t, connect, { stabilityThresholdMs: 5000, jitterRatio: 0.2, random: () => 0.75 });
+    await waitFor(() => count('up') === 1, 'first session up');
+    clock.advance(60_000);
+    sessions[0]?.end(new Error('relay restarted'));
+    await waitFor(() => count('down') === 1, 'session down');
+    clock.advance(299);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(count('dial'), 1, 'no redial before the spread delay (0.75 x 2 x 0.2 x 1000 = 300 ms)');
+    clock.advance(1);
+    await waitFor(() => count('dial') === 2, 'redial once the 300 ms spread has passed');
+    assert.equal(count('retry'), 0, 'a spread redial is not a retry after failure');
+  });
+
   it('counts a session that lived just under the threshold as a failed attempt', async (t) => {
     const sessions: Array<ReturnType<typeof controlledConnection>> = [];
     const connect: LoopConnect = () => {
