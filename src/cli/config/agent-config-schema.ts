@@ -102,8 +102,8 @@ const AGENT_FIELDS = [
     key: 'stopGraceMs',
     type: 'integer',
     min: 0,
-    default: D.stopGraceMs,
-    description: 'On SIGINT/SIGTERM, how long open streams may finish before they are reset.',
+    default: 5_000,
+    description: 'On SIGINT/SIGTERM, how long open streams may finish before they are reset (the library default is 0).',
   },
 ] as const satisfies readonly ConfigField[];
 
