@@ -141,6 +141,18 @@ export class MuxStream extends Duplex {
     this.destroy(err);
   }
 
+  /**
+   * As `Duplex.end()`, except that ending a stream already finished or
+   * destroyed, without a callback, does nothing: Node would build an error
+   * with a stack trace that nobody receives. Node's HTTP server does this
+   * once per exchange (its socket 'end' handler ends a socket it already
+   * ended): 3 % of the agent's CPU per small GET.
+   */
+  override end(...args: unknown[]): this {
+    if (args.length === 0 && (this.writableFinished || this.destroyed)) return this;
+    return super.end(...(args as Parameters<Duplex['end']>));
+  }
+
   override _read(): void {
     this.#readRequested = true;
     while (this.#inQueue.length > 0) {
