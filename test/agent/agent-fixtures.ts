@@ -239,11 +239,5 @@ export function originPattern(length: number, offset = 0): Buffer {
   return buf;
 }
 
-/** Waits until `condition()` holds, polling each turn of the event loop; fails after `timeoutMs` naming `what`. */
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Waits until `condition()` holds (polling); fails after `timeoutMs` (default 20 s) naming `what`. */
+export { waitFor as waitUntil } from '../helpers/wait-for.js';

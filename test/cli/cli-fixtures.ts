@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
+import { waitFor as pollUntil } from '../helpers/wait-for.js';
 
 /** Anything that runs cleanup functions at its end (a `TestContext`). */
 export interface Scope {
@@ -32,13 +33,9 @@ export function tempDir(t: Scope, prefix = 'cli-test-'): string {
   return dir;
 }
 
-/** Polls `condition` until it holds (no fixed sleep: it checks every few milliseconds). */
-export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** Polls `condition` until it holds (no fixed sleep: it checks every few milliseconds); 30 s for spawned processes. */
+export function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 30_000): Promise<void> {
+  return pollUntil(condition, what, timeoutMs);
 }
 
 /** A response read whole. */

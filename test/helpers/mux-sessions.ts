@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test';
 import type { Duplex } from 'node:stream';
 import { Session, type MuxStream, type SessionOptions } from '../../src/mux/index.js';
 import type { ConnLink, ConnType } from './mux-conn-types.js';
+import { waitFor as pollUntil } from './wait-for.js';
 
 /** Options for each side; `role` is filled in. Keepalive is off unless given. */
 export interface SessionPairOptions {
@@ -65,12 +66,8 @@ export function streamError(stream: Duplex): Promise<Error> {
  * Waits until `condition()` is true, checking after each turn of the event
  * loop; fails with `what` after `timeoutMs` (a safety net, not a sync point).
  */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise<void>((resolve) => setTimeout(resolve, 1));
-  }
+export function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  return pollUntil(condition, what, timeoutMs, 1);
 }
 
 /** Deterministic bytes (a position pattern seeded by `seed`), so corruption and reordering show. */

@@ -8,6 +8,7 @@ import type { TestContext } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { WebSocketDuplex, type WebSocketDuplexOptions } from '../../src/transport/websocket-duplex.js';
 import { listenOnLoopback } from './loopback.js';
+import { waitFor as pollUntil } from './wait-for.js';
 
 /** A raw `ws` server: the peer whose messages and close codes tests inspect. */
 export interface RawWsPeer {
@@ -71,13 +72,9 @@ export async function connectDuplexPair(t: TestContext, options: WebSocketDuplex
   return { client: duplex, server };
 }
 
-/** Resolves once `condition()` holds, polling; rejects after `timeoutMs` naming `what`. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`waitFor timed out: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+/** Resolves once `condition()` holds, polling every 2 ms; rejects after `timeoutMs` naming `what`. */
+export function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  return pollUntil(condition, what, timeoutMs, 2);
 }
 
 /** Reads `stream` until `byteCount` bytes arrived; resolves with them. */

@@ -325,14 +325,8 @@ export function splitHostPort(address: string): [string, number] {
   return [address.slice(0, i).replace(/^\[|\]$/g, ''), Number(address.slice(i + 1))];
 }
 
-/** Waits until `condition()` is true, checking on every timer tick; fails after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Waits until `condition()` is true (polling); fails after `timeoutMs`, default 20 s. */
+export { waitFor } from '../helpers/wait-for.js';
 
 /** One connection through a `CountingProxy`. */
 export interface ProxiedConnection {
