@@ -21,6 +21,14 @@ interface PendingData {
   callback: (() => void) | undefined;
 }
 
+/**
+ * The batch of a writer with nothing queued, shared by all of them and never
+ * written to: a fresh array per flush would wait for the next flush (an
+ * idle session's next ping, seconds later), long enough to be promoted to
+ * the old generation and die there, times every idle session.
+ */
+const NO_FRAMES: Buffer[] = Object.freeze([]) as unknown as Buffer[];
+
 const COALESCE_COPY_LIMIT_BYTES = 64 * 1024;
 // Below this, transports with a small high-water mark (TCP: 16 KiB) would get one frame per write.
 const MIN_DATA_AHEAD_BYTES = 1024 * 1024;
@@ -30,7 +38,7 @@ export class FrameWriter {
   readonly #transport: Writable;
   readonly #onOverflow: () => void;
   readonly #maxTransportBufferBytes: number;
-  #batch: Buffer[] = [];
+  #batch: Buffer[] = NO_FRAMES;
   #batchBytes = 0;
   #batchHasData = false;
   #flushScheduled = false;
@@ -77,7 +85,7 @@ export class FrameWriter {
     if (this.#closed || this.#batch.length === 0) return;
     const batch = this.#batch;
     const bytes = this.#batchBytes;
-    this.#batch = [];
+    this.#batch = NO_FRAMES;
     this.#batchBytes = 0;
     this.#batchHasData = false;
     let ok: boolean;
@@ -104,7 +112,7 @@ export class FrameWriter {
   /** Drops everything queued; later writes are ignored. */
   close(): void {
     this.#closed = true;
-    this.#batch = [];
+    this.#batch = NO_FRAMES;
     this.#pending = [];
     this.#transport.off('drain', this.#onDrain);
   }
@@ -133,7 +141,8 @@ export class FrameWriter {
   }
 
   #append(b: Buffer): void {
-    this.#batch.push(b);
+    if (this.#batch === NO_FRAMES) this.#batch = [b];
+    else this.#batch.push(b);
     this.#batchBytes += b.length;
   }
 
