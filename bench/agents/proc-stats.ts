@@ -45,3 +45,20 @@ export function readOpenFds(pid: number): number {
     return 0;
   }
 }
+
+/** Resident memory of `pid` by kind of mapping, in bytes: the brk heap (malloc), anonymous mappings (V8's heap, malloc arenas, thread stacks), files (code). */
+export function readRssByKind(pid: number): { brkHeap: number; anonymous: number; files: number } {
+  const out = { brkHeap: 0, anonymous: 0, files: 0 };
+  let kind: keyof typeof out = 'anonymous';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping !== null) {
+      const name = mapping[1] ?? '';
+      kind = name === '[heap]' ? 'brkHeap' : name === '' || name.startsWith('[') ? 'anonymous' : 'files';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss !== null) out[kind] += Number(rss[1]) * 1024;
+  }
+  return out;
+}

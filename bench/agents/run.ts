@@ -13,7 +13,7 @@
  *   `TunnelClient` whose local service is a tiny HTTP server).
  *
  * Usage: npm run bench:agents -- [--quick] [--n=1000,5000,10000] [--relay=ours|go|both]
- *        [--heap-snapshot=DIR] [--live-heap] [--json=FILE] [--no-restart] [--tsx]
+ *        [--phases=30,60,60] [--heap-snapshot=DIR] [--live-heap] [--trace-gc] [--json=FILE] [--no-restart] [--tsx]
  *
  * Our relay runs as compiled JavaScript (tsc, as `npm run build` ships it);
  * `--tsx` runs it from the TypeScript sources instead. `--heap-snapshot`
@@ -32,7 +32,7 @@ import { prepareStore, VISITOR_AGENT_NAME } from './agent-fixtures.js';
 import type { LoadGeneratorCommand, LoadGeneratorStatus } from './bench-agents-types.js';
 import { ChildHandle } from './child-handle.js';
 import { compileRelayProcess } from './compile-relay.js';
-import { readCpuMs, readOpenFds, readRssBytes } from './proc-stats.js';
+import { readCpuMs, readOpenFds, readRssByKind, readRssBytes } from './proc-stats.js';
 import { startRelay, type RelayKind, type RelayUnderTest } from './relay-under-test.js';
 import { VisitorLoop, type VisitorTally } from './visitor-loop.js';
 
@@ -80,9 +80,22 @@ interface Args {
   heapSnapshotDir: string | undefined;
   /** Diagnosis: force GC at the start and the end to report the live heap per agent (disturbs RSS figures). */
   liveHeap: boolean;
+  /** Overrides of the first idle mark, second idle mark and CPU window, in seconds (`--phases=30,60,60`). */
+  phases: [number, number, number] | undefined;
+  /** Diagnosis: the relay prints one line per GC (`--trace-gc-nvp`: promoted bytes per scavenge ...). */
+  traceGc: boolean;
   jsonFile: string | undefined;
   restart: boolean;
   tsx: boolean;
+}
+
+function parsePhases(value: string | undefined): [number, number, number] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(',').map(Number);
+  if (parts.length !== 3 || parts.some((p) => !(p > 0)) || (parts[0] as number) >= (parts[1] as number)) {
+    throw new Error('--phases=FIRST_IDLE_S,SECOND_IDLE_S,CPU_WINDOW_S with FIRST < SECOND');
+  }
+  return parts as [number, number, number];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -93,7 +106,7 @@ function parseArgs(argv: string[]): Args {
   const relay = get('relay') ?? 'ours';
   const relays: RelayKind[] = relay === 'both' ? ['ours', 'go'] : [relay as RelayKind];
   if (!relays.every((r) => r === 'ours' || r === 'go')) throw new Error('--relay: ours, go or both');
-  return { quick, counts, relays, heapSnapshotDir: get('heap-snapshot'), liveHeap: argv.includes('--live-heap'), jsonFile: get('json'), restart: !argv.includes('--no-restart'), tsx: argv.includes('--tsx') };
+  return { quick, counts, relays, heapSnapshotDir: get('heap-snapshot'), liveHeap: argv.includes('--live-heap'), traceGc: argv.includes('--trace-gc'), phases: parsePhases(get('phases')), jsonFile: get('json'), restart: !argv.includes('--no-restart'), tsx: argv.includes('--tsx') };
 }
 
 /** One row of results. */
@@ -179,7 +192,7 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
     const store = await prepareStore(dir, n);
     log(`${kind} relay, N=${n}: store with ${n + 1} agents and tokens in ${store.elapsedMs} ms`);
     const diagnosis = args.heapSnapshotDir !== undefined || args.liveHeap;
-    const execArgv = diagnosis ? ['--expose-gc'] : [];
+    const execArgv = [...(diagnosis ? ['--expose-gc'] : []), ...(args.traceGc ? ['--trace-gc-nvp'] : [])];
     let relay: RelayUnderTest = await startRelay(kind, { dbPath: store.dbPath, agentPort: 0, publicPort: 0, entry: relayEntry, execArgv });
     cleanups.unshift(() => relay.stop());
     await sleep(phases.settleMs);
@@ -189,7 +202,11 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
     await sleep(phases.baselineCpuMs);
     const baselineCpuPercent = cpuPercent(relay.pid, baselineFromCpu, baselineFromMs);
     const liveHeap0Bytes = args.liveHeap ? (await relay.memory(true))?.usage.heapUsed : undefined;
-    log(`relay pid ${relay.pid} up: RSS_0 ${mib(rss0Bytes)} MiB, CPU with no agent ${baselineCpuPercent.toFixed(2)} %`);
+    const byKind0 = readRssByKind(relay.pid);
+    log(
+      `relay pid ${relay.pid} up: RSS_0 ${mib(rss0Bytes)} MiB (malloc brk heap ${mib(byKind0.brkHeap)}, anonymous ${mib(byKind0.anonymous)}, ` +
+        `files ${mib(byKind0.files)} MiB), CPU with no agent ${baselineCpuPercent.toFixed(2)} %`,
+    );
 
     const relayUrl = `ws://127.0.0.1:${relay.agentPort}/tunnel/connect`;
     const local = await startLocalService();
@@ -226,9 +243,11 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
     log(`after ${phases.firstIdleMs / 1000} s idle: RSS ${mib(rssFirstIdleBytes)} MiB, ${kibPerAgent(rssFirstIdleBytes, rss0Bytes, n).toFixed(1)} KiB/agent`);
     await sleepUntil(idleFromMs + phases.secondIdleMs);
     const rssSecondIdleBytes = readRssBytes(relay.pid);
+    const byKind = readRssByKind(relay.pid);
     const memory = await relay.memory();
     log(
-      `after ${phases.secondIdleMs / 1000} s idle: RSS ${mib(rssSecondIdleBytes)} MiB, ${kibPerAgent(rssSecondIdleBytes, rss0Bytes, n).toFixed(1)} KiB/agent` +
+      `after ${phases.secondIdleMs / 1000} s idle: RSS ${mib(rssSecondIdleBytes)} MiB, ${kibPerAgent(rssSecondIdleBytes, rss0Bytes, n).toFixed(1)} KiB/agent ` +
+        `(malloc brk heap ${mib(byKind.brkHeap)}, anonymous ${mib(byKind.anonymous)}, files ${mib(byKind.files)} MiB)` +
         (memory === undefined
           ? ''
           : ` (heap used ${mib(memory.usage.heapUsed)} of ${mib(memory.usage.heapTotal)} MiB, external ${mib(memory.usage.external)} MiB; ` +
@@ -239,8 +258,12 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
             ')'),
     );
     if (args.heapSnapshotDir !== undefined) {
-      const path = await relay.heapSnapshot(join(args.heapSnapshotDir, `relay-${kind}-${n}.heapsnapshot`));
-      if (path !== undefined) log(`heap snapshot: ${path}`);
+      // Two snapshots one keepalive interval apart: what is new in the second is what idle sessions keep replacing.
+      for (const name of ['a', 'b']) {
+        if (name === 'b') await sleep(10_000);
+        const path = await relay.heapSnapshot(join(args.heapSnapshotDir, `relay-${kind}-${n}-${name}.heapsnapshot`));
+        if (path !== undefined) log(`heap snapshot: ${path}`);
+      }
     }
 
     const cpuFromMs = Date.now();
@@ -395,7 +418,11 @@ function targetReport(results: RunResult[]): string[] {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const phases = args.quick ? QUICK : FULL;
+  const base = args.quick ? QUICK : FULL;
+  const phases: Phases =
+    args.phases === undefined
+      ? base
+      : { ...base, firstIdleMs: args.phases[0] * 1000, secondIdleMs: args.phases[1] * 1000, cpuWindowMs: args.phases[2] * 1000 };
   // Our relay runs compiled by tsc, as it ships; --tsx runs it from the sources instead.
   const relayEntry = args.tsx ? RELAY_SOURCE : compileRelayProcess();
   const results: RunResult[] = [];
