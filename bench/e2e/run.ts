@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/e2e/run.ts [--quick] [--rounds=N] [--targets=direct,go,localtunnel,ours]
  *       [--only=get1,get50,download,upload,concurrent,ws] [--profile] [--log-level=LEVEL]
- *       [--agent-config=JSON] [--relay-config=JSON] [--baseline=GIT_REF] [--no-build] [--node-load] [--json=FILE]
+ *       [--agent-config=JSON] [--relay-config=JSON] [--baseline=GIT_REF] [--node-args="FLAGS"] [--no-build] [--node-load] [--json=FILE]
  *
  * --quick: tiny sizes and one-second runs, to check the harness in CI (< 60 s).
  * --profile: our relay and agent run with `node --cpu-prof` (files in bench/profiles/e2e/).
@@ -237,6 +237,7 @@ async function main(): Promise<number> {
       'agent-config': { type: 'string' },
       'relay-config': { type: 'string' },
       baseline: { type: 'string' },
+      'node-args': { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       'node-load': { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -298,7 +299,10 @@ async function main(): Promise<number> {
       goBinDir,
       ourCli,
       baselineCli,
-      ourNodeArgs: values.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      ourNodeArgs: [
+        ...(values.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        ...(values['node-args'] ?? '').split(' ').filter((a) => a !== ''),
+      ],
       ourLogLevel: values['log-level'],
       ourAgentConfig: parseJsonOption('agent-config', values['agent-config']),
       ourRelayConfig: parseJsonOption('relay-config', values['relay-config']),
@@ -334,7 +338,7 @@ async function main(): Promise<number> {
   out.push('');
   out.push(renderTable(results, running, plan, skipped));
   out.push('');
-  out.push('Targets of issue 7:');
+  out.push(plan.quick ? 'Targets of issue 7 (quick mode: tiny sizes and no warm-up, so these verdicts only show the harness works):' : 'Targets of issue 7:');
   out.push(renderTargetChecks(checkTargets(results, plan)));
   const failures = [...startFailures, ...listFailures(results)];
   if (failures.length > 0) {
@@ -358,6 +362,7 @@ function ctxNote(values: Record<string, unknown>): string {
   if (values['relay-config'] !== undefined) parts.push(`relay config ${String(values['relay-config'])}`);
   if (values.baseline !== undefined) parts.push(`baseline: our CLI at ${String(values.baseline)}`);
   if (values.profile === true) parts.push('profiled (--cpu-prof)');
+  if (values['node-args'] !== undefined) parts.push(`node ${String(values['node-args'])}`);
   if (values['no-build'] === true) parts.push('run from sources through tsx');
   return parts.join('; ');
 }
