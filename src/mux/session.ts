@@ -69,7 +69,8 @@ export class Session extends EventEmitter implements StreamHost, FrameSink {
   #discardAllowanceBytes = 0;
   readonly #backlog: MuxStream[] = [];
   readonly #acceptWaiters: AcceptWaiter[] = [];
-  readonly #pings = new Map<number, PendingPing>();
+  /** Pings awaiting their ACK; null while there are none (an idle session keeps no Map for its one ping per interval). */
+  #pings: Map<number, PendingPing> | null = null;
   #nextPingId = 0;
   #keepAliveTimer: TimerHandle | null = null;
   #lastRttMs: number | undefined;
@@ -202,10 +203,10 @@ export class Session extends EventEmitter implements StreamHost, FrameSink {
     this.#nextPingId = (this.#nextPingId + 1) % (MAX_UINT32 + 1);
     return new Promise((resolve, reject) => {
       const removeAbort = onAbort(options.signal, (err) => {
-        this.#pings.delete(id);
+        this.#forgetPing(id);
         reject(err);
       });
-      this.#pings.set(id, {
+      (this.#pings ??= new Map<number, PendingPing>()).set(id, {
         startMs: monotonicMs(),
         resolve: (rtt) => {
           removeAbort();
@@ -390,6 +391,12 @@ export class Session extends EventEmitter implements StreamHost, FrameSink {
     stream.sendOpenFrame(Flag.ACK);
   }
 
+  #forgetPing(id: number): void {
+    if (this.#pings === null) return;
+    this.#pings.delete(id);
+    if (this.#pings.size === 0) this.#pings = null;
+  }
+
   /** spec.md "Ping": answer SYN with ACK and the same opaque value. */
   #onPing(h: FrameHeader): void {
     if ((h.flags & Flag.SYN) !== 0) {
@@ -397,9 +404,9 @@ export class Session extends EventEmitter implements StreamHost, FrameSink {
       return;
     }
     if ((h.flags & Flag.ACK) !== 0) {
-      const pending = this.#pings.get(h.length);
+      const pending = this.#pings?.get(h.length);
       if (pending === undefined) return;
-      this.#pings.delete(h.length);
+      this.#forgetPing(h.length);
       const rtt = monotonicMs() - pending.startMs;
       this.#lastRttMs = rtt;
       pending.resolve(rtt);
@@ -503,8 +510,9 @@ export class Session extends EventEmitter implements StreamHost, FrameSink {
       w.removeAbort();
       w.reject(streamErr);
     }
-    for (const p of this.#pings.values()) p.reject(streamErr);
-    this.#pings.clear();
+    const pings = this.#pings;
+    this.#pings = null;
+    if (pings !== null) for (const p of pings.values()) p.reject(streamErr);
     this.#writer.flush();
     this.#writer.close();
     this.#transport.off('data', this.#onTransportData);
