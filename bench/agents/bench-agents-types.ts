@@ -55,6 +55,9 @@ export interface LoadGeneratorStatus {
   /** When the first / the last of them came up. */
   firstUpAtMs: number | null;
   lastUpAtMs: number | null;
+  /** When the first / the last session went down since the last `mark`. */
+  firstDownAtMs: number | null;
+  lastDownAtMs: number | null;
   /** Time since `mark` when 50 % / 90 % of the agents were back, in ms. */
   p50UpAfterMs: number | null;
   p90UpAfterMs: number | null;

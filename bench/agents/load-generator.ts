@@ -22,6 +22,8 @@ let failedDialsSinceMark = 0;
 let upAfterMark = new Float64Array(tokens.length);
 let reconnectedSinceMark = 0;
 let firstUpAtMs: number | null = null;
+let firstDownAtMs: number | null = null;
+let lastDownAtMs: number | null = null;
 let lastUpAtMs: number | null = null;
 const stops: Array<() => Promise<void>> = [];
 
@@ -70,6 +72,9 @@ function startNext(): void {
           },
           onSessionDown: () => {
             up--;
+            const now = Date.now();
+            firstDownAtMs ??= now;
+            lastDownAtMs = now;
           },
         },
       }),
@@ -93,6 +98,8 @@ function status(): LoadGeneratorStatus {
     reconnectedSinceMark,
     firstUpAtMs,
     lastUpAtMs,
+    firstDownAtMs,
+    lastDownAtMs,
     p50UpAfterMs: percentileAfterMark(0.5),
     p90UpAfterMs: percentileAfterMark(0.9),
     markAtMs,
@@ -127,6 +134,8 @@ serveCommands<LoadGeneratorCommand>(async (command) => {
       reconnectedSinceMark = 0;
       firstUpAtMs = null;
       lastUpAtMs = null;
+      firstDownAtMs = null;
+      lastDownAtMs = null;
       return { status: status() };
     case 'exit':
       setImmediate(() => {

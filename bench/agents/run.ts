@@ -133,6 +133,9 @@ interface RunResult {
 }
 
 interface RestartResult {
+  /** Kill to the first / the last agent noticing its session ended, ms. */
+  firstDownMs: number | null;
+  lastDownMs: number | null;
   /** Kill to the new relay listening, ms. */
   relayBackMs: number;
   /** Kill to all N agents back (and counted by the relay), ms; null when not within the timeout. */
@@ -345,6 +348,8 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
     await visitors.stop();
     status = (await loadGenerator.request({ op: 'status' })).status as LoadGeneratorStatus;
     const restart: RestartResult = {
+      firstDownMs: status.firstDownAtMs === null ? null : status.firstDownAtMs - killAtMs,
+      lastDownMs: status.lastDownAtMs === null ? null : status.lastDownAtMs - killAtMs,
       relayBackMs: relayBackAtMs - killAtMs,
       // The last agent's session-up time (the relay's own count was checked to agree).
       allBackMs: allBackAtMs === null ? null : (status.lastUpAtMs ?? allBackAtMs) - killAtMs,
@@ -359,7 +364,8 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
       visitorsAfter: visitors.tally(reconnectedAtMs, Date.now()),
     };
     log(
-      `reconnect: all ${allBackAtMs === null ? 'NOT' : ''} back ${restart.allBackMs === null ? '' : `after ${restart.allBackMs} ms`} ` +
+      `reconnect: sessions seen down ${restart.firstDownMs}-${restart.lastDownMs} ms after the kill; all ${allBackAtMs === null ? 'NOT ' : ''}back ` +
+        `${restart.allBackMs === null ? '' : `after ${restart.allBackMs} ms`} ` +
         `(50 % ${restart.p50BackMs} ms, 90 % ${restart.p90BackMs} ms), ${restart.dials} dials (${restart.failedDials} failed); ` +
         `visitors served while reconnecting: ${restart.visitorsReconnecting.served}, failures ${JSON.stringify({ ...restart.visitorsReconnecting.badStatus, ...restart.visitorsReconnecting.errors })}`,
     );
