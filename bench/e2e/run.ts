@@ -59,6 +59,8 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 interface Plan extends RunSizes {
   quick: boolean;
   warmupMs: number;
+  /** Run each transfer workload once, smaller, before measuring it (JIT, pooled local connections). */
+  warmupTransfers: boolean;
   get1Ms: number;
   get50Ms: number;
   wsMs: number;
@@ -69,6 +71,7 @@ interface Plan extends RunSizes {
 const FULL: Plan = {
   quick: false,
   warmupMs: 2000,
+  warmupTransfers: true,
   get1Ms: 5000,
   get50Ms: 10_000,
   getConnectionsMany: 50,
@@ -85,6 +88,7 @@ const FULL: Plan = {
 const QUICK: Plan = {
   quick: true,
   warmupMs: 0,
+  warmupTransfers: false,
   get1Ms: 1000,
   get50Ms: 1000,
   getConnectionsMany: 50,
@@ -201,18 +205,22 @@ async function measureTarget(target: Target, plan: Plan, only: readonly Workload
   }
   if (only.includes('download')) {
     log(`  ${t}: download`);
+    if (plan.warmupTransfers) await measureDownload(endpoint, 64 * MIB, plan.transferTimeoutMs);
     put('download', await measureDownload(endpoint, plan.downloadBytes, plan.transferTimeoutMs));
   }
   if (only.includes('upload')) {
     log(`  ${t}: upload`);
+    if (plan.warmupTransfers) await measureUpload(endpoint, 32 * MIB, plan.transferTimeoutMs);
     put('upload', await measureUpload(endpoint, plan.uploadBytes, plan.transferTimeoutMs));
   }
   if (only.includes('concurrent')) {
     log(`  ${t}: concurrent downloads`);
+    if (plan.warmupTransfers) await measureConcurrentDownloads(endpoint, plan.concurrentCount, plan.concurrentBytes, plan.transferTimeoutMs);
     put('concurrent', await measureConcurrentDownloads(endpoint, plan.concurrentCount, plan.concurrentBytes, plan.transferTimeoutMs));
   }
   if (only.includes('ws')) {
     log(`  ${t}: WebSocket ping-pong`);
+    if (plan.warmupTransfers) await measureWebSocketPingPong(endpoint, plan.wsMessageBytes, 1000);
     put('wsPingPong', await measureWebSocketPingPong(endpoint, plan.wsMessageBytes, plan.wsMs));
   }
   for (const [p, after, peak] of [
