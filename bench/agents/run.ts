@@ -290,6 +290,13 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
         `mean ${kibPerAgent(rssSteadyMeanBytes, rss0Bytes, n).toFixed(1)}, max ${kibPerAgent(rssSteadyMaxBytes, rss0Bytes, n).toFixed(1)} KiB/agent; ` +
         `${agentsAfterIdle} agents; ${relayOpenFds} fds`,
     );
+    log(
+      `RSS per agent every 10 s from connect, KiB: ` +
+        samples
+          .filter((_, i) => i % 10 === 9)
+          .map((b) => kibPerAgent(b, rss0Bytes, n).toFixed(1))
+          .join(' '),
+    );
     const loadGeneratorRssBytes = ((await loadGenerator.request({ op: 'status' })).status as LoadGeneratorStatus).rssBytes;
 
     const result: RunResult = {
