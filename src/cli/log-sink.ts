@@ -10,8 +10,12 @@ const SECRET_KEY = /token|authorization|password|secret|cookie|credential/i;
 const SECRET_IN_TEXT = /([?&](?:token|access_token)=)[^&\s"#]*/gi;
 const BEARER_IN_TEXT = /(bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
 
+/** Cheap pre-check: text without these cannot hold a secret the two patterns below mask. */
+const SECRET_HINT = /token=|bearer/i;
+
 /** Masks secrets in text: `?token=...`, `access_token=...`, `Bearer ...`. */
 export function redactText(text: string): string {
+  if (!SECRET_HINT.test(text)) return text;
   return text.replace(SECRET_IN_TEXT, '$1[redacted]').replace(BEARER_IN_TEXT, '$1[redacted]');
 }
 
@@ -57,4 +61,32 @@ export function createCliLogger(options: CliLoggerOptions = {}): Logger {
       write(`${new Date().toISOString().slice(11, 19)} ${record.level.padEnd(5)} ${msg}${extra ? ' ' + extra : ''}`);
     }
   });
+}
+
+/**
+ * Collects the lines written in one event-loop turn and hands them to
+ * `write` as one string at the end of the turn (one system call instead of
+ * one per line under load); `flush()` writes what is pending at once (on
+ * exit). Order is kept.
+ */
+export function createLineBatcher(write: (text: string) => void): { push(line: string): void; flush(): void } {
+  let pending: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join('\n') + '\n';
+    pending = [];
+    write(text);
+  };
+  return {
+    push(line: string): void {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
 }

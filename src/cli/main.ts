@@ -5,7 +5,7 @@
  */
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import { ExitCode, type CliContext, UsageError } from './cli-context.js';
-import { createCliLogger, LOG_LEVELS, type LogLevel } from './log-sink.js';
+import { createCliLogger, createLineBatcher, LOG_LEVELS, type LogLevel } from './log-sink.js';
 
 // Commands are loaded on demand, so `agent` does not load the relay, SQLite,
 // prom-client and jose (about 10 MiB of idle memory), nor `relay` the agent.
@@ -58,10 +58,13 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
   };
   const level = ctx.env.VISIONA_TUNNEL_LOG_LEVEL as LogLevel | undefined;
   const format = ctx.env.VISIONA_TUNNEL_LOG_FORMAT;
+  // Lines of one event-loop turn leave in one write (ctx.stderr is looked up
+  // at flush time: the agent's status panel replaces it while it runs).
+  const logLines = createLineBatcher((text) => ctx.stderr(text));
   const logger = createCliLogger({
     level: level !== undefined && (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info',
     format: format === 'json' || format === 'pretty' ? format : ctx.isTty ? 'pretty' : 'json',
-    write: (line) => ctx.stderr(line + '\n'),
+    write: (line) => logLines.push(line),
   });
   const [command, ...rest] = argv;
   try {
@@ -93,6 +96,7 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
     ctx.stderr(`visiona-tunnel: ${err instanceof Error ? err.message : String(err)}\n`);
     return ExitCode.Failure;
   } finally {
+    logLines.flush();
     if (ownSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
