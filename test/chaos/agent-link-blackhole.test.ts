@@ -9,16 +9,14 @@
  * the agent is back and serves again.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { startOrigin } from '../relay/relay-fixtures.js';
 import {
   isAgentState,
   isRelayAgentEvent,
-  prepareAgents,
+  prepareSingleAgentStore,
   startAgentProcess,
   startRelayProcess,
-  tempDir,
   visitAgent,
   waitUntil,
   within,
@@ -33,9 +31,7 @@ const OFFLINE_GRACE_MS = 3_000;
 
 describe('Chaos: blackholed agent link', () => {
   it('is detected by the relay and the agent within 30 s, visitors get 502 after the offline grace, never a hang', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = join(dir, 'relay.db');
-    const token = (await prepareAgents(dbPath, [AGENT])).get(AGENT) as string;
+    const { dbPath, token } = await prepareSingleAgentStore(t, AGENT);
     const origin = await startOrigin(t);
     const relay = await startRelayProcess(t, { dbPath, config: { limits: { offlineGraceMs: OFFLINE_GRACE_MS } } });
     const proxy = await FaultyProxy.start({ target: relay.addresses.agent });

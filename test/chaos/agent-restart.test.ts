@@ -6,17 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { patternBytes, startOrigin } from '../relay/relay-fixtures.js';
 import {
   isAgentState,
   isRelayAgentEvent,
-  prepareAgents,
+  prepareSingleAgentStore,
   sha256,
   startAgentProcess,
   startRelayProcess,
-  tempDir,
   visitAgent,
   within,
   type VisitorOutcome,
@@ -29,9 +27,7 @@ const UPLOAD_BYTES = 128 * 1024;
 
 describe('Chaos: agent restarted while visitors wait', () => {
   it('serves all 20 waiting requests, byte-exact, once the new agent process is online', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = join(dir, 'relay.db');
-    const token = (await prepareAgents(dbPath, [AGENT])).get(AGENT) as string;
+    const { dbPath, token } = await prepareSingleAgentStore(t, AGENT);
     const origin = await startOrigin(t);
     const relay = await startRelayProcess(t, { dbPath });
     const firstAgent = startAgentProcess(t, { relayUrl: relay.addresses.agentUrl, token, local: origin.addr, name: 'agent-1' });

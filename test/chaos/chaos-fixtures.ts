@@ -201,6 +201,13 @@ export function readProcStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number | 
   }
 }
 
+/** A temp-dir relay store with one public agent: its path and the agent's token (removed after the test). */
+export async function prepareSingleAgentStore(t: Scope, agent: string): Promise<{ dbPath: string; token: string }> {
+  const dbPath = join(tempDir(t), 'relay.db');
+  const token = (await prepareAgents(dbPath, [agent])).get(agent) as string;
+  return { dbPath, token };
+}
+
 /** Creates (or opens) the store at `dbPath` and returns a token for each agent, all public. */
 export async function prepareAgents(dbPath: string, agents: readonly string[]): Promise<Map<string, string>> {
   const store = openRelayStore(dbPath);

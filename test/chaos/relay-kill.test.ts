@@ -8,16 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { backoff } from '../../src/shared/backoff.js';
 import { startOrigin } from '../relay/relay-fixtures.js';
 import {
   isAgentState,
-  prepareAgents,
+  prepareSingleAgentStore,
   startAgentProcess,
   startRelayProcess,
-  tempDir,
   visitAgent,
   within,
 } from './chaos-fixtures.js';
@@ -31,12 +29,10 @@ const RETRIES_WHILE_DOWN = 2;
 
 describe('Chaos: relay SIGKILLed during a 200 MiB download', () => {
   it('resets the visitor, and the agent redials on the backoff schedule and serves again once the relay is back', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = join(dir, 'relay.db');
-    const tokens = await prepareAgents(dbPath, [AGENT]);
+    const { dbPath, token } = await prepareSingleAgentStore(t, AGENT);
     const origin = await startOrigin(t);
     const first = await startRelayProcess(t, { dbPath, name: 'relay-1' });
-    const agent = startAgentProcess(t, { relayUrl: first.addresses.agentUrl, token: tokens.get(AGENT) as string, local: origin.addr });
+    const agent = startAgentProcess(t, { relayUrl: first.addresses.agentUrl, token, local: origin.addr });
     await agent.waitForLine(isAgentState('online'), 'the agent to come online');
 
     // 1. A visitor starts the download and stops reading mid-body.

@@ -8,17 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { patternBytes, startOrigin } from '../relay/relay-fixtures.js';
 import {
   isAgentState,
   mib,
-  prepareAgents,
+  prepareSingleAgentStore,
   sha256,
   startAgentProcess,
   startRelayProcess,
-  tempDir,
   visitAgent,
   within,
 } from './chaos-fixtures.js';
@@ -34,9 +32,7 @@ const MAX_RSS_GROWTH_KIB = 64 * 1024;
 
 describe('Chaos: throttled agent link with 50 concurrent visitors', () => {
   it('delivers every response byte-exact with bounded relay and agent memory', async (t) => {
-    const dir = tempDir(t);
-    const dbPath = join(dir, 'relay.db');
-    const token = (await prepareAgents(dbPath, [AGENT])).get(AGENT) as string;
+    const { dbPath, token } = await prepareSingleAgentStore(t, AGENT);
     const origin = await startOrigin(t);
     const relay = await startRelayProcess(t, { dbPath });
     const proxy = await FaultyProxy.start({ target: relay.addresses.agent });
