@@ -4,6 +4,9 @@
  * `getPolicy` is called on every visitor request, so it serves from a cache
  * that is dropped whenever the database changed, through this connection
  * (`total_changes()`) or another one, e.g. the CLI (`PRAGMA data_version`).
+ * That stamp query is run at most once per event-loop turn: a write by another
+ * process is seen by the first request read after it, and a write through this
+ * process's store classes at once (`local-write-generation.ts`).
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { systemClock } from '../../shared/clock.js';
@@ -23,6 +26,7 @@ import { DEFAULT_PASSWORD_HASH_PARAMS, hashPassword } from '../access/password-h
 import type { PasswordHashParams } from '../access/password-hash.js';
 import { validateAccessPolicy } from '../access/validate-access-policy.js';
 import { isValidAgentName } from './agent-name.js';
+import { localWriteGeneration, noteLocalWrite } from './local-write-generation.js';
 import { VISITOR_TOKEN_PREFIX, generateSecretToken } from './secret-token.js';
 import { StoreConflictError, StoreNotFoundError, StoreValidationError } from './store-errors.js';
 
@@ -79,6 +83,13 @@ export class AccessPolicyStore {
   readonly #passwordHashParams: PasswordHashParams;
   readonly #cache = new Map<string, EffectiveAccessPolicy | null>();
   #cacheStamp = '';
+  /** `localWriteGeneration` when the cache was last validated. */
+  #cacheGeneration = -1;
+  /** True from a stamp check until the end of that event-loop turn. */
+  #stampCheckedThisTurn = false;
+  readonly #endTurn = (): void => {
+    this.#stampCheckedThisTurn = false;
+  };
   readonly #stmt: {
     stamp: Statement<[], { changes: number; version: number }>;
     agentExists: Statement<[string], { one: number }>;
@@ -140,6 +151,7 @@ export class AccessPolicyStore {
         this.#stmt.upsertPolicy.run(agentName, mode, JSON.stringify(config), this.#clock.now());
       })
       .immediate();
+    noteLocalWrite(this.#db);
     this.#logger.info('visitor access policy set', { agentName, mode });
     return valid;
   }
@@ -158,12 +170,8 @@ export class AccessPolicyStore {
    * the same object is returned until then, so per-policy caches (JWT keys) hold.
    */
   getPolicy(agentName: string): EffectiveAccessPolicy | undefined {
-    const stamp = this.#stmt.stamp.get() as { changes: number; version: number };
-    const key = `${stamp.changes}:${stamp.version}`;
-    if (key !== this.#cacheStamp) {
-      this.#cache.clear();
-      this.#cacheStamp = key;
-    }
+    const generation = localWriteGeneration(this.#db);
+    if (!this.#stampCheckedThisTurn || generation !== this.#cacheGeneration) this.#validateCache(generation);
     const cached = this.#cache.get(agentName);
     if (cached !== undefined) return cached ?? undefined;
     const policy = this.#loadPolicy(agentName);
@@ -202,6 +210,7 @@ export class AccessPolicyStore {
         this.#stmt.upsertUser.run(agentName, username, hash, now, now);
       })
       .immediate();
+    noteLocalWrite(this.#db);
     this.#logger.info('basic user set', { agentName, username });
   }
 
@@ -210,6 +219,7 @@ export class AccessPolicyStore {
     if (this.#stmt.deleteUser.run(agentName, username).changes === 0) {
       throw new StoreNotFoundError('basic-user', `${agentName}/${username}`);
     }
+    noteLocalWrite(this.#db);
     this.#logger.info('basic user removed', { agentName, username });
   }
 
@@ -234,6 +244,7 @@ export class AccessPolicyStore {
         this.#stmt.insertToken.run(generated.tokenId, agentName, generated.secretHash, label, this.#clock.now());
       })
       .immediate();
+    noteLocalWrite(this.#db);
     this.#logger.info('visitor token created', { agentName, tokenId: generated.tokenId });
     return { tokenId: generated.tokenId, agentName, token: generated.token };
   }
@@ -243,6 +254,7 @@ export class AccessPolicyStore {
     if (this.#stmt.deleteToken.run(agentName, tokenId).changes === 0) {
       throw new StoreNotFoundError('visitor-token', `${agentName}/${tokenId}`);
     }
+    noteLocalWrite(this.#db);
     this.#logger.info('visitor token removed', { agentName, tokenId });
   }
 
@@ -252,6 +264,20 @@ export class AccessPolicyStore {
     return this.#stmt.tokens
       .all(agentName)
       .map((r) => ({ tokenId: r.id, agentName, label: r.label, createdAtMs: r.created_at }));
+  }
+
+  #validateCache(generation: number): void {
+    const stamp = this.#stmt.stamp.get() as { changes: number; version: number };
+    const key = `${stamp.changes}:${stamp.version}`;
+    if (key !== this.#cacheStamp) {
+      this.#cache.clear();
+      this.#cacheStamp = key;
+    }
+    this.#cacheGeneration = generation;
+    if (!this.#stampCheckedThisTurn) {
+      this.#stampCheckedThisTurn = true;
+      setImmediate(this.#endTurn);
+    }
   }
 
   #loadPolicy(agentName: string): EffectiveAccessPolicy | undefined {

@@ -16,6 +16,7 @@ import type { Secret } from '../../shared/secret.js';
 import { requireInt } from '../../shared/validate.js';
 import type { AccessMode } from '../access/access-policy.js';
 import { assertValidAgentName, isValidAgentName } from './agent-name.js';
+import { noteLocalWrite } from './local-write-generation.js';
 import {
   AGENT_TOKEN_PREFIX,
   generateSecretToken,
@@ -220,6 +221,7 @@ export class TokenStore {
       this.#stmt.insertAgent.run(name, this.#clock.now());
     });
     create.immediate();
+    noteLocalWrite(this.#db);
     this.#logger.info('agent created', { agentName: name });
     return this.getAgent(name) as AgentInfo;
   }
@@ -259,6 +261,7 @@ export class TokenStore {
         return out;
       })
       .immediate();
+    noteLocalWrite(this.#db);
     this.#logger.info('agent deleted', { agentName: name, revokedTokens: revocations.length });
     this.#emit(revocations);
     return { revokedTokenIds: revocations.map((r) => r.tokenId), agentNames: [name] };

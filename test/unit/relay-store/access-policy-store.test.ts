@@ -88,19 +88,37 @@ describe('AccessPolicyStore policies', () => {
     await assert.rejects(access.setPolicy('ghost', { mode: 'public' }), StoreNotFoundError, 'an unknown agent is rejected');
   });
 
-  it('sees a policy changed through another connection, and reuses the cached object otherwise', async (t) => {
+  it('sees a policy changed through another connection from the next event-loop turn, and reuses the cached object otherwise', async (t) => {
     const dir = await makeTempDir(t);
     const relay = openTestStore(t, dir);
     const cli = openTestStore(t, dir);
     relay.tokens.createAgent('cam-1');
     const first = relay.access.getPolicy('cam-1');
     assert.equal(relay.access.getPolicy('cam-1'), first, 'an unchanged database returns the same object');
+    await nextTurn();
+    assert.equal(relay.access.getPolicy('cam-1'), first, 'still the same object in a later turn');
     await cli.access.setPolicy('cam-1', { mode: 'public' });
-    assert.equal(relay.access.getPolicy('cam-1')?.mode, 'public', 'the change by the other connection is seen at once');
+    await nextTurn();
+    assert.equal(relay.access.getPolicy('cam-1')?.mode, 'public', 'the change by the other connection is seen in the next turn');
     cli.access.addVisitorToken('cam-1');
     await cli.access.setPolicy('cam-1', { mode: 'bearer' });
+    await nextTurn();
     const bearer = relay.access.getPolicy('cam-1');
     assert.ok(bearer?.mode === 'bearer' && bearer.tokens.size === 1, 'the other connection’s token is in the effective policy');
+  });
+  it('sees writes through the same connection in the same turn, by either store class', async (t) => {
+    const { tokens, access } = openTestStore(t, await makeTempDir(t));
+    assert.equal(access.getPolicy('cam-1'), undefined, 'an unknown agent has no policy');
+    tokens.createAgent('cam-1');
+    assert.deepEqual(access.getPolicy('cam-1'), { mode: 'private' }, 'an agent created in the same turn has the default policy');
+    await access.setPolicy('cam-1', { mode: 'public' });
+    assert.equal(access.getPolicy('cam-1')?.mode, 'public', 'the store’s own write is seen at once');
+    access.addVisitorToken('cam-1');
+    await access.setPolicy('cam-1', { mode: 'bearer' });
+    const bearer = access.getPolicy('cam-1');
+    assert.ok(bearer?.mode === 'bearer' && bearer.tokens.size === 1, 'a token added in the same turn is in the policy');
+    tokens.deleteAgent('cam-1');
+    assert.equal(access.getPolicy('cam-1'), undefined, 'an agent deleted in the same turn has no policy any more');
   });
 });
 
@@ -160,3 +178,8 @@ describe('AccessPolicyStore credentials', () => {
     assert.throws(() => access.removeVisitorToken('cam-1', created.tokenId), StoreNotFoundError, 'removing again throws');
   });
 });
+
+/** Resolves in the next event-loop turn (after the check phase), when cached stamps are checked again. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
