@@ -4,7 +4,7 @@
  * Every line passes through `redactLogFields`, so a token can never be
  * printed even if a caller put one in a field or a URL.
  */
-import { createSinkLogger, type LogRecord, type Logger } from '../shared/logger.js';
+import { LOG_LEVEL_ORDER, createSinkLogger, type LogRecord, type Logger } from '../shared/logger.js';
 
 const SECRET_KEY = /token|authorization|password|secret|cookie|credential/i;
 const SECRET_IN_TEXT = /([?&](?:token|access_token)=)[^&\s"#]*/gi;
@@ -19,11 +19,30 @@ export function redactText(text: string): string {
   return text.replace(SECRET_IN_TEXT, '$1[redacted]').replace(BEARER_IN_TEXT, '$1[redacted]');
 }
 
-/** Returns a copy of `fields` with secret-looking keys masked and secrets in strings redacted. */
-export function redactLogFields(fields: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) {
-    if (SECRET_KEY.test(k) && !/^tokenId$|Ms$|Count$|Id$/.test(k)) out[k] = '[redacted]';
+/** Field names whose value is always masked (`tokenId`, `...Ms`, `...Count`, `...Id` are not secrets). */
+function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key) && !/^tokenId$|Ms$|Count$|Id$/.test(key);
+}
+
+// Field names come from code, so there are few of them: remember each verdict.
+const secretKeyCache = new Map<string, boolean>();
+const MAX_CACHED_KEYS = 1024;
+
+function isSecretKeyCached(key: string): boolean {
+  let secret = secretKeyCache.get(key);
+  if (secret === undefined) {
+    secret = isSecretKey(key);
+    if (secretKeyCache.size < MAX_CACHED_KEYS) secretKeyCache.set(key, secret);
+  }
+  return secret;
+}
+
+/** Copies `fields` into `out` with secret-looking keys masked and secrets in strings redacted; returns `out`. */
+function redactInto(out: Record<string, unknown>, fields: Record<string, unknown>): Record<string, unknown> {
+  for (const k in fields) {
+    if (!Object.hasOwn(fields, k)) continue;
+    const v = fields[k];
+    if (isSecretKeyCached(k)) out[k] = '[redacted]';
     else if (typeof v === 'string') out[k] = redactText(v);
     else if (v instanceof Error) out[k] = redactText(v.message);
     else out[k] = v;
@@ -31,8 +50,13 @@ export function redactLogFields(fields: Record<string, unknown>): Record<string,
   return out;
 }
 
+/** Returns a copy of `fields` with secret-looking keys masked and secrets in strings redacted. */
+export function redactLogFields(fields: Record<string, unknown>): Record<string, unknown> {
+  return redactInto({}, fields);
+}
+
 /** Log levels, lowest first. */
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const LOG_LEVELS = LOG_LEVEL_ORDER;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Options of `createCliLogger`. */
@@ -45,22 +69,35 @@ export interface CliLoggerOptions {
 
 /** The CLI's logger: JSON lines (or pretty on a TTY) on stderr, secrets redacted. */
 export function createCliLogger(options: CliLoggerOptions = {}): Logger {
-  const min = LOG_LEVELS.indexOf(options.level ?? 'info');
+  const minLevel = options.level ?? 'info';
   const format = options.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
-  return createSinkLogger((record: LogRecord) => {
-    if (LOG_LEVELS.indexOf(record.level) < min) return;
-    const fields = redactLogFields(record.fields);
-    const msg = redactText(record.msg);
-    if (format === 'json') {
-      write(JSON.stringify({ time: new Date().toISOString(), level: record.level, msg, ...fields }));
-    } else {
-      const extra = Object.entries(fields)
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-        .join(' ');
-      write(`${new Date().toISOString().slice(11, 19)} ${record.level.padEnd(5)} ${msg}${extra ? ' ' + extra : ''}`);
+  // Many lines share a millisecond under load: format each millisecond once.
+  let stampMs = -1;
+  let stamp = '';
+  const isoNow = (): string => {
+    const now = Date.now();
+    if (now !== stampMs) {
+      stampMs = now;
+      stamp = new Date(now).toISOString();
     }
-  });
+    return stamp;
+  };
+  return createSinkLogger(
+    (record: LogRecord) => {
+      const msg = redactText(record.msg);
+      if (format === 'json') {
+        write(JSON.stringify(redactInto({ time: isoNow(), level: record.level, msg }, record.fields)));
+      } else {
+        const extra = Object.entries(redactLogFields(record.fields))
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ');
+        write(`${isoNow().slice(11, 19)} ${record.level.padEnd(5)} ${msg}${extra ? ' ' + extra : ''}`);
+      }
+    },
+    {},
+    { minLevel },
+  );
 }
 
 /**

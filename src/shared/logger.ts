@@ -34,18 +34,36 @@ export interface LogRecord {
   fields: LogFields;
 }
 
+/** Log levels, lowest first. */
+export const LOG_LEVEL_ORDER = ['debug', 'info', 'warn', 'error'] as const;
+
+/** Options of `createSinkLogger`. */
+export interface SinkLoggerOptions {
+  /** Lines below this level are dropped before any field is merged (default 'debug': all lines). */
+  minLevel?: LogRecord['level'];
+}
+
 /**
  * A logger that hands each line, with its scope's fields merged in, to `sink`.
  * Used by the CLI (to write JSON lines) and by tests (to capture lines).
+ * Levels below `minLevel` are no-ops, so a disabled debug line costs one call.
  */
-export function createSinkLogger(sink: (record: LogRecord) => void, scope: LogFields = {}): Logger {
-  const emit = (level: LogRecord['level']) => (msg: string, fields?: LogFields) =>
-    sink({ level, msg, fields: fields === undefined ? scope : { ...scope, ...fields } });
+export function createSinkLogger(
+  sink: (record: LogRecord) => void,
+  scope: LogFields = {},
+  options: SinkLoggerOptions = {},
+): Logger {
+  const min = LOG_LEVEL_ORDER.indexOf(options.minLevel ?? 'debug');
+  const drop = (): void => {};
+  const emit = (level: LogRecord['level']) =>
+    LOG_LEVEL_ORDER.indexOf(level) < min
+      ? drop
+      : (msg: string, fields?: LogFields) => sink({ level, msg, fields: fields === undefined ? scope : { ...scope, ...fields } });
   return {
     debug: emit('debug'),
     info: emit('info'),
     warn: emit('warn'),
     error: emit('error'),
-    child: (fields) => createSinkLogger(sink, { ...scope, ...fields }),
+    child: (fields) => createSinkLogger(sink, { ...scope, ...fields }, options),
   };
 }

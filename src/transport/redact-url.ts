@@ -16,6 +16,8 @@ const REDACTED = '[redacted]';
  */
 export function redactUrl(url: string | URL): string {
   const text = String(url);
+  // Fast path (a visitor path on every access log line): nothing to redact.
+  if (!text.includes('?') && !text.includes('#') && !text.includes('@')) return text;
   const hashAt = text.indexOf('#');
   const beforeHash = hashAt === -1 ? text : text.slice(0, hashAt);
   const fragment = hashAt === -1 ? undefined : text.slice(hashAt + 1);

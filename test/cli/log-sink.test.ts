@@ -40,4 +40,21 @@ describe('CLI log sink', () => {
     assert.ok(!(lines[0] as string).includes('vt_abc_secret'), `no token in ${lines[0]}`);
     assert.equal(JSON.parse(lines[0] as string).level, 'info', 'a JSON object per line');
   });
+
+  it('drops lines below the level, also from child loggers, and writes the scope, time, level and fields of the rest', () => {
+    const lines: string[] = [];
+    const logger = createCliLogger({ level: 'info', format: 'json', write: (line) => lines.push(line) });
+    const child = logger.child({ agent: 'cam-1', password: 'hunter2' });
+    logger.debug('not wanted', { a: 1 });
+    child.debug('not wanted either');
+    child.info('wanted', { status: 200, durationMs: 3 });
+    assert.equal(lines.length, 1, 'only the info line was written');
+    const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    assert.equal(line.msg, 'wanted', 'message');
+    assert.equal(line.level, 'info', 'level');
+    assert.equal(typeof line.time === 'string' && !Number.isNaN(Date.parse(line.time)), true, 'an ISO time');
+    assert.equal(line.agent, 'cam-1', 'the child scope is merged');
+    assert.equal(line.password, '[redacted]', 'a secret-named scope field is masked');
+    assert.equal(line.status, 200, 'fields are kept');
+  });
 });
