@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/e2e/run.ts [--quick] [--rounds=N] [--targets=direct,go,localtunnel,ours]
  *       [--only=get1,get50,download,upload,concurrent,ws] [--profile] [--log-level=LEVEL]
- *       [--agent-config=JSON] [--relay-config=JSON] [--baseline=GIT_REF] [--node-args="FLAGS"] [--no-build] [--node-load] [--json=FILE]
+ *       [--agent-config=JSON] [--relay-config=JSON] [--baseline=GIT_REF] [--node-args="FLAGS"] [--baseline-node-args="FLAGS"] [--no-build] [--node-load] [--json=FILE]
  *
  * --quick: tiny sizes and one-second runs, to check the harness in CI (< 60 s).
  * --profile: our relay and agent run with `node --cpu-prof` (files in bench/profiles/e2e/).
@@ -246,6 +246,7 @@ async function main(): Promise<number> {
       'relay-config': { type: 'string' },
       baseline: { type: 'string' },
       'node-args': { type: 'string' },
+      'baseline-node-args': { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       'node-load': { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -311,6 +312,10 @@ async function main(): Promise<number> {
         ...(values.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         ...(values['node-args'] ?? '').split(' ').filter((a) => a !== ''),
       ],
+      baselineNodeArgs:
+        values['baseline-node-args'] === undefined
+          ? undefined
+          : values['baseline-node-args'].split(' ').filter((a) => a !== ''),
       ourLogLevel: values['log-level'],
       ourAgentConfig: parseJsonOption('agent-config', values['agent-config']),
       ourRelayConfig: parseJsonOption('relay-config', values['relay-config']),
@@ -371,6 +376,7 @@ function ctxNote(values: Record<string, unknown>): string {
   if (values.baseline !== undefined) parts.push(`baseline: our CLI at ${String(values.baseline)}`);
   if (values.profile === true) parts.push('profiled (--cpu-prof)');
   if (values['node-args'] !== undefined) parts.push(`node ${String(values['node-args'])}`);
+  if (values['baseline-node-args'] !== undefined) parts.push(`baseline node ${String(values['baseline-node-args'])}`);
   if (values['no-build'] === true) parts.push('run from sources through tsx');
   return parts.join('; ');
 }

@@ -57,6 +57,8 @@ export interface TargetContext {
   baselineCli: string | undefined;
   /** Extra `node` arguments for our relay and agent (e.g. `--cpu-prof`). */
   ourNodeArgs: string[];
+  /** Node flags of the baseline column (default: `ourNodeArgs`), to A/B a flag at one commit. */
+  baselineNodeArgs?: string[] | undefined;
   /** `VISIONA_TUNNEL_LOG_LEVEL` of our relay and agent; undefined: the default (info). */
   ourLogLevel: string | undefined;
   /** Entries of our agent's config file (e.g. `maxStreamWindowBytes`). */
@@ -254,6 +256,7 @@ async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Targ
 }
 
 async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'baseline', cli: string): Promise<Target> {
+  const nodeArgs = name === 'baseline' ? (ctx.baselineNodeArgs ?? ctx.ourNodeArgs) : ctx.ourNodeArgs;
   const db = join(ctx.workDir, `${name}-relay-${round}.db`);
   const agentName = 'bench';
   const cliEnv: NodeJS.ProcessEnv = { ...process.env, VISIONA_TUNNEL_LOG_FORMAT: 'json' };
@@ -268,7 +271,7 @@ async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'b
     name: 'relay',
     command: process.execPath,
     args: [
-      ...ctx.ourNodeArgs,
+      ...nodeArgs,
       cli,
       'relay',
       '--agent-listen',
@@ -296,7 +299,7 @@ async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'b
     const agent = ManagedProcess.start({
       name: 'agent',
       command: process.execPath,
-      args: [...ctx.ourNodeArgs, cli, 'agent', '--relay', addrs.agentUrl, '--local', ctx.originAddr, '--config', agentConfig],
+      args: [...nodeArgs, cli, 'agent', '--relay', addrs.agentUrl, '--local', ctx.originAddr, '--config', agentConfig],
       env: { ...cliEnv, VISIONA_TUNNEL_TOKEN: token },
       logFile: join(ctx.workDir, `${name}-agent-${round}.log`),
     });
