@@ -4,10 +4,24 @@
  * (`limits: { offlineGraceMs: 500 }` becomes `limits.offlineGraceMs`).
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, extname, resolve } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
-import { parse as parseYaml } from 'yaml';
+import type * as SmolToml from 'smol-toml';
+import type * as Yaml from 'yaml';
 import { ConfigError } from '../../shared/errors.js';
+
+// The YAML and TOML parsers are loaded only when a file of their format is
+// read (through their CommonJS builds, so loading stays synchronous): the
+// `yaml` package alone adds about 3 MiB to an idle relay or agent.
+const requireParser = createRequire(import.meta.url);
+
+function parseYaml(text: string): unknown {
+  return (requireParser('yaml') as typeof Yaml).parse(text);
+}
+
+function parseToml(text: string): unknown {
+  return (requireParser('smol-toml') as typeof SmolToml).parse(text);
+}
 
 /** A parsed config file. */
 export interface ConfigFile {
