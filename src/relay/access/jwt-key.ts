@@ -3,9 +3,9 @@
  * bytes, an imported public key (SPKI or X.509 PEM), or a local JWKS
  * resolver. Keys are imported once per policy object and cached.
  */
-import { createLocalJWKSet, importSPKI, importX509 } from 'jose';
 import type { CryptoKey, JWTVerifyGetKey } from 'jose';
 import type { JwtAccessPolicy } from './access-policy.js';
+import { loadJose } from './load-jose.js';
 
 /** What `jwtVerify` is called with for a policy. */
 export type JwtVerificationKey = Uint8Array | CryptoKey | JWTVerifyGetKey;
@@ -33,6 +33,7 @@ async function importJwtKey(policy: JwtAccessPolicy): Promise<JwtVerificationKey
     if (policy.secret === undefined) throw new TypeError('HS256 policy without a secret');
     return new TextEncoder().encode(policy.secret);
   }
+  const { createLocalJWKSet, importSPKI, importX509 } = await loadJose();
   if (policy.publicKeyPem !== undefined) {
     const pem = policy.publicKeyPem.trim();
     return pem.includes('-----BEGIN CERTIFICATE-----')

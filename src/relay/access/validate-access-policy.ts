@@ -3,7 +3,6 @@
  * file): unknown fields refused, key material imported once to prove it is
  * usable, private key material refused.
  */
-import { importJWK } from 'jose';
 import type { JSONWebKeySet, JWK } from 'jose';
 import { StoreValidationError } from '../store/store-errors.js';
 import {
@@ -13,6 +12,7 @@ import {
 } from './access-policy.js';
 import type { AccessMode, AccessPolicy, JwtAccessPolicy, JwtAlgorithm } from './access-policy.js';
 import { loadJwtVerificationKey } from './jwt-key.js';
+import { loadJose } from './load-jose.js';
 
 const JWT_FIELDS = new Set([
   'mode',
@@ -144,6 +144,7 @@ function parseJwks(value: unknown): JSONWebKeySet | undefined {
 
 async function checkJwksKeys(jwks: JSONWebKeySet, alg: JwtAlgorithm): Promise<void> {
   const kty = alg === 'RS256' ? 'RSA' : 'EC';
+  const { importJWK } = await loadJose();
   let usable = 0;
   for (const [i, jwk] of jwks.keys.entries()) {
     if ('d' in jwk || 'p' in jwk || 'k' in jwk) {

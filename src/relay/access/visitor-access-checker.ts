@@ -7,7 +7,6 @@
  * the agent.
  */
 import { createHash } from 'node:crypto';
-import { errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import { systemClock } from '../../shared/clock.js';
 import type { Clock } from '../../shared/clock.js';
@@ -18,6 +17,7 @@ import { VISITOR_TOKEN_PREFIX, parseSecretToken, secretHashMatches } from '../st
 import { DEFAULT_JWT_CLOCK_TOLERANCE_SEC } from './access-policy.js';
 import type { BasicUserCredential, EffectiveAccessPolicy, JwtAccessPolicy, VisitorTokenCredential } from './access-policy.js';
 import { loadJwtVerificationKey } from './jwt-key.js';
+import { loadJose } from './load-jose.js';
 import { verifyPassword } from './password-hash.js';
 import type {
   VisitorAccessDecision,
@@ -222,6 +222,7 @@ export class VisitorAccessChecker {
       this.#logger.error('visitor access policy key unusable', { agentName, err });
       return { ok: false, status: 403, code: 'ERR_ACCESS_POLICY_INVALID' };
     }
+    const { errors: joseErrors, jwtVerify } = await loadJose();
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key, {
