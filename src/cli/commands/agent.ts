@@ -3,9 +3,8 @@
  * streams to the local service, until SIGINT/SIGTERM.
  */
 import { readFileSync } from 'node:fs';
-import { TunnelManager } from '../../agent/index.js';
 import { RequestRecorder } from '../../agent/request-recorder.js';
-import { StatusServer } from '../../agent/status-server.js';
+import { TunnelManager } from '../../agent/tunnel-manager.js';
 import type { Logger } from '../../shared/logger.js';
 import { Secret } from '../../shared/secret.js';
 import { ExitCode, parseCommandArgs, requireFlag, untilAborted, UsageError, type CliContext } from '../cli-context.js';
@@ -15,6 +14,9 @@ import { exposeSettingsAsFlags, tunnelTuningFromSettings } from '../config/agent
 import { flagOptionsOf } from '../config/config-schema.js';
 import { CONFIG_FLAG_OPTION, loadCommandSettings, readSettingFile } from '../config/load-command-settings.js';
 import { createSpawnedService } from '../spawn/spawned-service.js';
+
+// The status page (--status-listen) and the service process (--spawn) are
+// loaded only when asked for, so a plain agent holds less idle memory.
 
 export const AGENT_HELP = `Usage:
   visiona-tunnel agent --relay ws(s)://HOST:PORT/tunnel/connect --local HOST:PORT
@@ -142,7 +144,7 @@ async function startAgentStatus(
   const common = { relayUrl: values.relay as string, localAddr: values.local as string, ...(visitorUrl ? { visitorUrl } : {}) };
   const server =
     typeof listen === 'string'
-      ? new StatusServer({
+      ? new (await import('../../agent/status-server.js')).StatusServer({
           listen,
           source: manager,
           recorder,

@@ -4,8 +4,8 @@
  * defaults, so the two cannot drift). The token itself is never a config-file
  * key: it comes from `tokenFile`, `VISIONA_TUNNEL_TOKEN` or `--token`.
  */
-import { DEFAULT_TUNNEL_CLIENT_CONFIG } from '../../agent/index.js';
-import { DEFAULT_SERVICE_STOP_GRACE_MS } from '../spawn/service-process.js';
+import { DEFAULT_TUNNEL_CLIENT_CONFIG } from '../../agent/tunnel-client-config.js';
+import { DEFAULT_SERVICE_STOP_GRACE_MS } from '../spawn/service-defaults.js';
 import type { ConfigField, ConfigSchema, ResolvedSettings } from './config-schema.js';
 
 const D = DEFAULT_TUNNEL_CLIENT_CONFIG;

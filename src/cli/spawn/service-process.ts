@@ -21,9 +21,9 @@ import { noopLogger, type Logger } from '../../shared/logger.js';
 import { pickFreePort } from './free-port.js';
 import { probePort } from './port-probe.js';
 import { isProcessGroupAlive, signalProcessGroup } from './process-group.js';
+import { DEFAULT_SERVICE_STOP_GRACE_MS } from './service-defaults.js';
 
-/** Default time between SIGTERM and SIGKILL on `stop()`, in milliseconds. */
-export const DEFAULT_SERVICE_STOP_GRACE_MS = 5_000;
+export { DEFAULT_SERVICE_STOP_GRACE_MS };
 
 /** After SIGKILL, how long `stop()` waits for the process group to be gone, in milliseconds. */
 const KILL_WAIT_MS = 2_000;
