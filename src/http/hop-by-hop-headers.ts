@@ -44,17 +44,25 @@ export function connectionTokens(value: string | readonly string[] | number | un
   return tokens;
 }
 
-/** The set of lowercase header names to drop for a message whose `Connection` values are `connection`. */
-function namesToDrop(connection: readonly string[], options: HopByHopOptions | undefined): Set<string> {
-  const keepUpgrade = options?.keepUpgrade === true;
-  const drop = new Set<string>(HOP_BY_HOP_HEADERS);
-  if (keepUpgrade) {
-    drop.delete('connection');
-    drop.delete('upgrade');
-  } else {
-    for (const token of connectionTokens(connection)) drop.add(token);
+/** `HOP_BY_HOP_HEADERS` without `connection` and `upgrade`, for forwarding an upgrade. */
+const HOP_BY_HOP_KEEPING_UPGRADE: ReadonlySet<string> = new Set(
+  [...HOP_BY_HOP_HEADERS].filter((name) => name !== 'connection' && name !== 'upgrade'),
+);
+
+/**
+ * The set of lowercase header names to drop for a message whose `Connection`
+ * tokens are `tokens`. Runs on every forwarded message, so the shared sets are
+ * returned unless `Connection` names a header outside them.
+ */
+function namesToDrop(tokens: readonly string[], options: HopByHopOptions | undefined): ReadonlySet<string> {
+  if (options?.keepUpgrade === true) return HOP_BY_HOP_KEEPING_UPGRADE;
+  let drop: Set<string> | undefined;
+  for (const token of tokens) {
+    if (HOP_BY_HOP_HEADERS.has(token) || drop?.has(token) === true) continue;
+    drop ??= new Set(HOP_BY_HOP_HEADERS);
+    drop.add(token);
   }
-  return drop;
+  return drop ?? HOP_BY_HOP_HEADERS;
 }
 
 /**
@@ -64,12 +72,14 @@ function namesToDrop(connection: readonly string[], options: HopByHopOptions | u
  */
 export function removeHopByHopHeaders(headers: HeaderMap, options?: HopByHopOptions): OutgoingHttpHeaders {
   const connection: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() === 'connection' && value !== undefined) connection.push(...connectionTokens(value));
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && name.toLowerCase() === 'connection') connection.push(...connectionTokens(value));
   }
   const drop = namesToDrop(connection, options);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || drop.has(name.toLowerCase())) continue;
     out[name] = typeof value === 'string' || typeof value === 'number' ? value : [...value];
   }
