@@ -4,7 +4,8 @@
  * two processes write at once, and schema migrations applied in order.
  */
 import { closeSync, openSync } from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type BetterSqlite3Constructor from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { ConfigError, isSystemError } from '../../shared/errors.js';
 import { noopLogger } from '../../shared/logger.js';
@@ -13,6 +14,10 @@ import { requireInt } from '../../shared/validate.js';
 import { SchemaVersionError, StoreError } from './store-errors.js';
 import { STORE_MIGRATIONS } from './store-migrations.js';
 import type { StoreMigration } from './store-migrations.js';
+
+// Loaded with require(), not import: Node scans a CommonJS module imported
+// from ESM for its export names, and that scan costs idle memory.
+const BetterSqlite3 = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3Constructor;
 
 /** Options of `openStoreDatabase`; every field optional. */
 export interface StoreDatabaseOptions {
