@@ -1,6 +1,8 @@
 /**
- * Prometheus metrics of one relay, in a `prom-client` registry of its own
- * (never the global one, so two relays in a process do not mix).
+ * Prometheus metrics of one relay, kept per relay (two relays in a process
+ * do not mix) in plain numbers and written in the text format when scraped
+ * (`./prometheus-text.ts`). `prom-client` is loaded only for the optional
+ * Node.js process metrics, in a registry of the relay's own.
  *
  * Hot-path cost: a visitor request adds to plain numbers in a per-agent
  * record (one `Map` lookup) and two label-less histogram observations;
@@ -11,11 +13,13 @@
  * `_other`), empty for requests that named no known agent; `status_class`
  * is `1xx`..`5xx`, `none` or `other`; `code` is a tunnel error code or empty.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
 import type { TunnelErrorCode } from '../shared/errors.js';
 import { requireInt } from '../shared/validate.js';
 import type { VisitorRequestRecord } from './access-log.js';
 import type { AgentConnection, AgentRegistry } from './agent-registry.js';
+import { CounterFamily, GaugeFamily, HistogramFamily, PROMETHEUS_TEXT_CONTENT_TYPE, writeMetricFamilies, type MetricFamily } from './prometheus-text.js';
 
 /** Prefix of every relay metric name. */
 export const RELAY_METRICS_PREFIX = 'visiona_tunnel_relay_';
@@ -96,8 +100,6 @@ function sessionCloseReason(connection: AgentConnection, err: Error | undefined)
 
 /** The metrics of one relay; `text()` renders them for a Prometheus scrape. */
 export class RelayMetrics {
-  /** The registry holding every metric of this relay (never prom-client's global one). */
-  readonly promRegistry: Registry;
   readonly #agents: AgentRegistry;
   readonly #maxAgentSeries: number;
   readonly #series = new Map<string, AgentSeries>();
@@ -107,15 +109,18 @@ export class RelayMetrics {
   readonly #codes: string[] = [''];
   /** Agents that had a session in this process, for the reconnect count. */
   readonly #seenAgents = new Set<string>();
-  readonly #requests: Counter<'agent' | 'status_class' | 'code'>;
-  readonly #bytesToAgent: Counter<'agent'>;
-  readonly #bytesFromAgent: Counter<'agent'>;
-  readonly #reconnects: Counter<'agent'>;
-  readonly #sessionsOpened: Counter;
-  readonly #sessionsClosed: Counter<'reason'>;
-  readonly #authFailures: Counter<'reason'>;
-  readonly #responseHeaders: Histogram;
-  readonly #duration: Histogram;
+  readonly #families: readonly MetricFamily[];
+  readonly #requests: CounterFamily;
+  readonly #bytesToAgent: CounterFamily;
+  readonly #bytesFromAgent: CounterFamily;
+  readonly #reconnects: CounterFamily;
+  readonly #sessionsOpened: CounterFamily;
+  readonly #sessionsClosed: CounterFamily;
+  readonly #authFailures: CounterFamily;
+  readonly #responseHeaders: HistogramFamily;
+  readonly #duration: HistogramFamily;
+  /** Node.js process metrics (`processMetrics`), in a `prom-client` registry of this relay's own. */
+  readonly #processRegistry: PromClient.Registry | undefined;
   readonly #onConnect = (connection: AgentConnection): void => this.#sessionOpened(connection);
   readonly #onDisconnect = (connection: AgentConnection, err: Error | undefined): void => {
     this.#sessionsClosed.inc({ reason: sessionCloseReason(connection, err) });
@@ -124,102 +129,63 @@ export class RelayMetrics {
   constructor(options: RelayMetricsOptions) {
     this.#agents = options.registry;
     this.#maxAgentSeries = requireInt('maxAgentSeries', options.maxAgentSeries ?? DEFAULT_MAX_AGENT_SERIES, 1);
-    const registry = new Registry();
-    this.promRegistry = registry;
     const p = RELAY_METRICS_PREFIX;
     const agents = this.#agents;
-    // Each counter flushes its pending deltas when scraped; label sets are built only then.
-    const flush = (): void => this.#flush();
 
-    new Gauge({
-      name: `${p}agents_online`,
-      help: 'Agents with a live session.',
-      registers: [registry],
-      collect() {
-        this.set(agents.size);
-      },
-    });
-    new Gauge({
-      name: `${p}streams_open`,
-      help: 'Visitor streams (requests and upgrades) open on agent sessions.',
-      registers: [registry],
-      collect() {
+    this.#sessionsOpened = new CounterFamily(`${p}agent_sessions_opened_total`, 'Agent sessions registered (after authentication and upgrade).');
+    this.#sessionsClosed = new CounterFamily(`${p}agent_sessions_closed_total`, 'Agent sessions ended, by reason.', true);
+    this.#reconnects = new CounterFamily(`${p}agent_reconnects_total`, 'Sessions of agents that already had one since the relay started.', true);
+    this.#authFailures = new CounterFamily(`${p}auth_failures_total`, 'Refused agent connections and admin API calls, by reason.', true);
+    this.#requests = new CounterFamily(
+      `${p}requests_total`,
+      'Visitor requests and upgrades, by agent, status class and the tunnel error code of responses the relay produced.',
+      true,
+    );
+    this.#bytesToAgent = new CounterFamily(
+      `${p}bytes_to_agent_total`,
+      'Visitor request body and upgrade bytes sent to agents, counted when each request ends.',
+      true,
+    );
+    this.#bytesFromAgent = new CounterFamily(`${p}bytes_from_agent_total`, 'Response body and upgrade bytes received from agents, counted when each request ends.', true);
+    this.#responseHeaders = new HistogramFamily(
+      `${p}response_headers_seconds`,
+      'Time from a visitor request arriving to the agent\'s response headers (forwarded HTTP requests).',
+      LATENCY_BUCKETS_SECONDS,
+    );
+    this.#duration = new HistogramFamily(
+      `${p}request_duration_seconds`,
+      'Time from a visitor request arriving to its response being complete (forwarded HTTP requests, not upgrades).',
+      LATENCY_BUCKETS_SECONDS,
+    );
+    this.#families = [
+      new GaugeFamily(`${p}agents_online`, 'Agents with a live session.', false, (set) => set({}, agents.size)),
+      new GaugeFamily(`${p}streams_open`, 'Visitor streams (requests and upgrades) open on agent sessions.', false, (set) => {
         let open = 0;
         for (const c of agents.connections()) open += c.activeStreams;
-        this.set(open);
-      },
-    });
-    new Gauge({
-      name: `${p}agent_rtt_seconds`,
-      help: 'Round-trip time of the last keepalive ping of each online agent.',
-      labelNames: ['agent'],
-      registers: [registry],
-      collect() {
-        this.reset();
+        set({}, open);
+      }),
+      new GaugeFamily(`${p}agent_rtt_seconds`, 'Round-trip time of the last keepalive ping of each online agent.', true, (set) => {
         for (const c of agents.list()) {
           const rttMs = c.rttMs;
-          if (rttMs !== undefined) this.set({ agent: c.agentName }, rttMs / 1000);
+          if (rttMs !== undefined) set({ agent: c.agentName }, rttMs / 1000);
         }
-      },
-    });
-    this.#sessionsOpened = new Counter({
-      name: `${p}agent_sessions_opened_total`,
-      help: 'Agent sessions registered (after authentication and upgrade).',
-      registers: [registry],
-    });
-    this.#sessionsClosed = new Counter({
-      name: `${p}agent_sessions_closed_total`,
-      help: 'Agent sessions ended, by reason.',
-      labelNames: ['reason'],
-      registers: [registry],
-    });
-    this.#reconnects = new Counter({
-      name: `${p}agent_reconnects_total`,
-      help: 'Sessions of agents that already had one since the relay started.',
-      labelNames: ['agent'],
-      registers: [registry],
-      collect: flush,
-    });
-    this.#authFailures = new Counter({
-      name: `${p}auth_failures_total`,
-      help: 'Refused agent connections and admin API calls, by reason.',
-      labelNames: ['reason'],
-      registers: [registry],
-    });
-    this.#requests = new Counter({
-      name: `${p}requests_total`,
-      help: 'Visitor requests and upgrades, by agent, status class and the tunnel error code of responses the relay produced.',
-      labelNames: ['agent', 'status_class', 'code'],
-      registers: [registry],
-      collect: flush,
-    });
-    this.#bytesToAgent = new Counter({
-      name: `${p}bytes_to_agent_total`,
-      help: 'Visitor request body and upgrade bytes sent to agents, counted when each request ends.',
-      labelNames: ['agent'],
-      registers: [registry],
-      collect: flush,
-    });
-    this.#bytesFromAgent = new Counter({
-      name: `${p}bytes_from_agent_total`,
-      help: 'Response body and upgrade bytes received from agents, counted when each request ends.',
-      labelNames: ['agent'],
-      registers: [registry],
-      collect: flush,
-    });
-    this.#responseHeaders = new Histogram({
-      name: `${p}response_headers_seconds`,
-      help: 'Time from a visitor request arriving to the agent\'s response headers (forwarded HTTP requests).',
-      buckets: [...LATENCY_BUCKETS_SECONDS],
-      registers: [registry],
-    });
-    this.#duration = new Histogram({
-      name: `${p}request_duration_seconds`,
-      help: 'Time from a visitor request arriving to its response being complete (forwarded HTTP requests, not upgrades).',
-      buckets: [...LATENCY_BUCKETS_SECONDS],
-      registers: [registry],
-    });
-    if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: 'visiona_tunnel_' });
+      }),
+      this.#sessionsOpened,
+      this.#sessionsClosed,
+      this.#reconnects,
+      this.#authFailures,
+      this.#requests,
+      this.#bytesToAgent,
+      this.#bytesFromAgent,
+      this.#responseHeaders,
+      this.#duration,
+    ];
+    if (options.processMetrics === true) {
+      // Loaded only here, with require() (no ESM export scan): a relay without process metrics never loads it.
+      const prom = createRequire(import.meta.url)('prom-client') as typeof PromClient;
+      this.#processRegistry = new prom.Registry();
+      prom.collectDefaultMetrics({ register: this.#processRegistry, prefix: 'visiona_tunnel_' });
+    }
 
     for (const c of agents.connections()) this.#sessionOpened(c);
     agents.on('connect', this.#onConnect);
@@ -228,12 +194,14 @@ export class RelayMetrics {
 
   /** Content type of `text()`, for the `Content-Type` header of a scrape. */
   get contentType(): string {
-    return this.promRegistry.contentType;
+    return PROMETHEUS_TEXT_CONTENT_TYPE;
   }
 
   /** Every metric in the Prometheus text format. */
-  text(): Promise<string> {
-    return this.promRegistry.metrics();
+  async text(): Promise<string> {
+    this.#flush();
+    const own = writeMetricFamilies(this.#families);
+    return this.#processRegistry === undefined ? own : `${own}\n${await this.#processRegistry.metrics()}`;
   }
 
   /** Counts one finished visitor request or upgrade (called once per request; cheap). */
