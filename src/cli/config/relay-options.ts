@@ -33,7 +33,8 @@ export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger
     ...(s.adminListen === undefined ? {} : { adminListen: s.adminListen }),
     ...(adminToken === undefined ? {} : { adminToken }),
     adminMetricsPublic: s.adminMetricsPublic,
-    processMetrics: true,
+    // Process metrics are read only through /metrics on the admin listener; without one, prom-client is not loaded.
+    processMetrics: s.adminListen !== undefined,
     baseDomain: s.domain,
     dbPath: s.db,
     trustProxy: [...s.trustProxy],
