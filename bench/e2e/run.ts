@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/e2e/run.ts [--quick] [--rounds=N] [--targets=direct,go,localtunnel,ours]
  *       [--only=get1,get50,download,upload,concurrent,ws] [--profile] [--log-level=LEVEL]
- *       [--agent-config=JSON] [--relay-config=JSON] [--baseline=GIT_REF] [--node-args="FLAGS"] [--baseline-node-args="FLAGS"] [--no-build] [--node-load] [--json=FILE]
+ *       [--agent-config=JSON] [--relay-config=JSON] [--baseline=GIT_REF] [--node-args="FLAGS"] [--baseline-node-args="FLAGS"] [--baseline-agent-config=JSON] [--no-build] [--node-load] [--json=FILE]
  *
  * --quick: tiny sizes and one-second runs, to check the harness in CI (< 60 s).
  * --profile: our relay and agent run with `node --cpu-prof` (files in bench/profiles/e2e/).
@@ -243,6 +243,7 @@ async function main(): Promise<number> {
       profile: { type: 'boolean', default: false },
       'log-level': { type: 'string' },
       'agent-config': { type: 'string' },
+      'baseline-agent-config': { type: 'string' },
       'relay-config': { type: 'string' },
       baseline: { type: 'string' },
       'node-args': { type: 'string' },
@@ -318,6 +319,8 @@ async function main(): Promise<number> {
           : values['baseline-node-args'].split(' ').filter((a) => a !== ''),
       ourLogLevel: values['log-level'],
       ourAgentConfig: parseJsonOption('agent-config', values['agent-config']),
+      baselineAgentConfig:
+        values['baseline-agent-config'] === undefined ? undefined : parseJsonOption('baseline-agent-config', values['baseline-agent-config']),
       ourRelayConfig: parseJsonOption('relay-config', values['relay-config']),
       localtunnel,
     };
@@ -372,6 +375,7 @@ function ctxNote(values: Record<string, unknown>): string {
   const parts: string[] = [];
   if (values['log-level'] !== undefined) parts.push(`log level ${String(values['log-level'])}`);
   if (values['agent-config'] !== undefined) parts.push(`agent config ${String(values['agent-config'])}`);
+  if (values['baseline-agent-config'] !== undefined) parts.push(`baseline agent config ${String(values['baseline-agent-config'])}`);
   if (values['relay-config'] !== undefined) parts.push(`relay config ${String(values['relay-config'])}`);
   if (values.baseline !== undefined) parts.push(`baseline: our CLI at ${String(values.baseline)}`);
   if (values.profile === true) parts.push('profiled (--cpu-prof)');

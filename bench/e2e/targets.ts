@@ -68,6 +68,8 @@ export interface TargetContext {
   ourLogLevel: string | undefined;
   /** Entries of our agent's config file (e.g. `maxStreamWindowBytes`). */
   ourAgentConfig: Record<string, unknown>;
+  /** Agent config of the baseline column (default: `ourAgentConfig`), to A/B a setting at one commit. */
+  baselineAgentConfig?: Record<string, unknown> | undefined;
   /** Entries of our relay's config file (e.g. `limits`). */
   ourRelayConfig: Record<string, unknown>;
   /** Resolves localtunnel's modules; undefined when localtunnel is not installed. */
@@ -350,7 +352,7 @@ async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'b
       return e?.event === 'listening' ? { agentUrl: String(e.agentUrl), publicAddr: String(e.public) } : undefined;
     }, READY_TIMEOUT_MS);
     const agentConfig = join(ctx.workDir, `${name}-agent-${round}.json`);
-    writeFileSync(agentConfig, JSON.stringify(ctx.ourAgentConfig));
+    writeFileSync(agentConfig, JSON.stringify(name === 'baseline' ? (ctx.baselineAgentConfig ?? ctx.ourAgentConfig) : ctx.ourAgentConfig));
     const agent = ManagedProcess.start({
       name: 'agent',
       command: process.execPath,
