@@ -5,7 +5,7 @@
  * AbortSignal, and refusals surfaced with their status and body.
  */
 import type { IncomingMessage } from 'node:http';
-import { WebSocket } from 'ws';
+import { WebSocket } from './ws-module.js';
 import { throwIfAborted, onAbort } from '../shared/abort.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { ConfigError, TunnelError } from '../shared/errors.js';

@@ -9,7 +9,7 @@
  * peer answers with its own close, after which neither side can send.
  */
 import { Duplex } from 'node:stream';
-import { WebSocket } from 'ws';
+import { WebSocket } from './ws-module.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { TunnelError } from '../shared/errors.js';
 import { requireInt } from '../shared/validate.js';

@@ -10,7 +10,7 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from './ws-module.js';
 import { ConfigError } from '../shared/errors.js';
 import { noopLogger, type Logger } from '../shared/logger.js';
 import { requireInt, requireString } from '../shared/validate.js';
