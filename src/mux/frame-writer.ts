@@ -12,6 +12,13 @@
  * callback runs as soon as the frame is admitted to the batch (the batch is
  * bounded by the same limit), so a writer can queue its next frame, or its
  * FIN, into the same flush.
+ *
+ * Frames that nobody waits for (a stream's ACK, its FIN after a complete
+ * exchange) may be queued as lazy: they do not start a flush of their own but
+ * ride along with the next one, or leave after `LAZY_FLUSH_DELAY_MS` when no
+ * other frame comes. At low concurrency this halves the WebSocket messages
+ * per request: the agent's ACK leaves with its response, the relay's FIN with
+ * the next request.
  */
 import type { Writable } from 'node:stream';
 
@@ -19,7 +26,11 @@ interface PendingData {
   buffers: Buffer[];
   bytes: number;
   callback: (() => void) | undefined;
+  lazy: boolean;
 }
+
+/** Longest a lazy frame waits for another frame to leave with, in ms. */
+export const LAZY_FLUSH_DELAY_MS = 2;
 
 /**
  * The batch of a writer with nothing queued, shared by all of them and never
@@ -42,6 +53,7 @@ export class FrameWriter {
   #batchBytes = 0;
   #batchHasData = false;
   #flushScheduled = false;
+  #lazyTimer: NodeJS.Timeout | undefined;
   #blocked = false;
   #pending: PendingData[] = [];
   #closed = false;
@@ -62,26 +74,34 @@ export class FrameWriter {
     return this.#blocked;
   }
 
-  /** Queues a control frame; it goes out with the next flush, blocked or not. */
-  writeControl(frame: Buffer): void {
+  /**
+   * Queues a control frame; it goes out with the next flush, blocked or not.
+   * A lazy one waits up to `LAZY_FLUSH_DELAY_MS` for that flush.
+   */
+  writeControl(frame: Buffer, lazy = false): void {
     if (this.#closed) return;
     this.#append(frame);
-    this.#scheduleFlush();
+    if (lazy) this.#scheduleLazyFlush();
+    else this.#scheduleFlush();
   }
 
   /**
    * Queues a data frame (header and payload pieces, in order); `callback`
    * runs once the frame is admitted to the next transport write.
    */
-  writeData(buffers: Buffer[], bytes: number, callback?: () => void): void {
+  writeData(buffers: Buffer[], bytes: number, callback?: () => void, lazy = false): void {
     if (this.#closed) return;
-    this.#pending.push({ buffers, bytes, callback });
+    this.#pending.push({ buffers, bytes, callback, lazy });
     this.#admitPending();
   }
 
   /** Writes whatever is queued now, synchronously. */
   flush(): void {
     this.#flushScheduled = false;
+    if (this.#lazyTimer !== undefined) {
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
+    }
     if (this.#closed || this.#batch.length === 0) return;
     const batch = this.#batch;
     const bytes = this.#batchBytes;
@@ -112,6 +132,8 @@ export class FrameWriter {
   /** Drops everything queued; later writes are ignored. */
   close(): void {
     this.#closed = true;
+    if (this.#lazyTimer !== undefined) clearTimeout(this.#lazyTimer);
+    this.#lazyTimer = undefined;
     this.#batch = NO_FRAMES;
     this.#pending = [];
     this.#transport.off('drain', this.#onDrain);
@@ -129,13 +151,16 @@ export class FrameWriter {
     const queued = this.#transport.writableLength;
     if (queued >= highWaterMark) return;
     let admitted: Array<() => void> | undefined;
+    let urgent = false;
     while (this.#pending.length > 0 && (!this.#batchHasData || queued + this.#batchBytes < highWaterMark)) {
       const p = this.#pending.shift() as PendingData;
       for (const b of p.buffers) this.#append(b);
       if (p.callback !== undefined) (admitted ??= []).push(p.callback);
+      if (!p.lazy) urgent = true;
       this.#batchHasData = true;
     }
-    this.#scheduleFlush();
+    if (urgent) this.#scheduleFlush();
+    else this.#scheduleLazyFlush();
     // After the loop: a callback may queue more frames (re-entering here).
     if (admitted !== undefined) for (const cb of admitted) cb();
   }
@@ -154,6 +179,16 @@ export class FrameWriter {
 
   readonly #flushLater = (): void => {
     if (this.#flushScheduled) this.flush();
+  };
+
+  #scheduleLazyFlush(): void {
+    if (this.#flushScheduled || this.#lazyTimer !== undefined || this.#batch === NO_FRAMES) return;
+    this.#lazyTimer = setTimeout(this.#flushLazy, LAZY_FLUSH_DELAY_MS);
+  }
+
+  readonly #flushLazy = (): void => {
+    this.#lazyTimer = undefined;
+    this.flush();
   };
 
   readonly #onDrain = (): void => {

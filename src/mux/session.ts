@@ -262,13 +262,13 @@ export class Session extends EventEmitter implements StreamHost, FrameSink {
   // --- StreamHost -----------------------------------------------------------
 
   /** @internal */
-  writeControl(frame: Buffer): void {
-    this.#writer.writeControl(frame);
+  writeControl(frame: Buffer, lazy?: boolean): void {
+    this.#writer.writeControl(frame, lazy);
   }
 
   /** @internal */
-  writeData(buffers: Buffer[], bytes: number, callback?: () => void): void {
-    this.#writer.writeData(buffers, bytes, callback);
+  writeData(buffers: Buffer[], bytes: number, callback?: () => void, lazy?: boolean): void {
+    this.#writer.writeData(buffers, bytes, callback, lazy);
   }
 
   /** @internal */

@@ -21,8 +21,9 @@ import { encodeHeader } from './frame-header.js';
 export interface StreamHost {
   readonly maxStreamWindowBytes: number;
   readonly maxFramePayloadBytes: number;
-  writeControl(frame: Buffer): void;
-  writeData(buffers: Buffer[], bytes: number, callback?: () => void): void;
+  /** `lazy`: nobody waits for the frame; it may wait briefly for another flush (see `FrameWriter`). */
+  writeControl(frame: Buffer, lazy?: boolean): void;
+  writeData(buffers: Buffer[], bytes: number, callback?: () => void, lazy?: boolean): void;
   /** The stream is gone; `unreadCreditBytes` is what the peer may still send to it. */
   streamClosed(stream: MuxStream, unreadCreditBytes: number): void;
 }
@@ -77,13 +78,17 @@ export class MuxStream extends Duplex {
     return this.#acknowledged;
   }
 
-  /** @internal Sends the SYN (outbound) or ACK (inbound) window update, advertising a larger window if configured. */
+  /**
+   * @internal Sends the SYN (outbound) or ACK (inbound) window update,
+   * advertising a larger window if configured. An ACK that grants no window
+   * is lazy: it leaves with the stream's first reply when that comes soon.
+   */
   sendOpenFrame(flags: number, cancelOpenTimer?: () => void): void {
     // Only what brings the window up to the max: a stream that waited in the
     // accept backlog may already have granted it with a window update.
     const delta = Math.max(0, this.#host.maxStreamWindowBytes - this.#frameBytesDue - this.#inQueueBytes - this.readableLength - this.#recvWindowBytes);
     this.#recvWindowBytes += delta;
-    this.#host.writeControl(encodeHeader(FrameType.WindowUpdate, flags, this.id, delta));
+    this.#host.writeControl(encodeHeader(FrameType.WindowUpdate, flags, this.id, delta), flags === Flag.ACK && delta === 0);
     if (cancelOpenTimer !== undefined) this.#openTimer = cancelOpenTimer;
   }
 
@@ -193,9 +198,9 @@ export class MuxStream extends Duplex {
 
   override _final(callback: (err?: Error | null) => void): void {
     this.#finSent = true;
-    this.#host.writeData([encodeHeader(FrameType.WindowUpdate, Flag.FIN, this.id, 0)], HEADER_LENGTH_BYTES, () =>
-      callback(),
-    );
+    // Lazy: a FIN leaves with the next flush (the data before it, or the
+    // session's next frames), or within LAZY_FLUSH_DELAY_MS.
+    this.#host.writeData([encodeHeader(FrameType.WindowUpdate, Flag.FIN, this.id, 0)], HEADER_LENGTH_BYTES, () => callback(), true);
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
