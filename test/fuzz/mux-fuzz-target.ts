@@ -206,6 +206,22 @@ export class FuzzTarget {
     return undefined;
   }
 
+  /**
+   * Resolves when the session writes again (lazy frames such as a lone ACK
+   * leave within `LAZY_FLUSH_DELAY_MS`), or after `boundMs` if it never does.
+   */
+  waitForNextWrite(boundMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#peer.off('data', done);
+        resolve();
+      };
+      const timer = setTimeout(done, boundMs);
+      this.#peer.on('data', done);
+    });
+  }
+
   /** Ends the session and its pair. */
   destroy(): void {
     this.session.destroy();
