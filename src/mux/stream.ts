@@ -42,6 +42,8 @@ export class MuxStream extends Duplex {
   #frameBytesDue = 0;
   #readRequested = false;
   #creditCheckScheduled = false;
+  /** True once our SYN (outbound) or ACK (inbound) is queued: window grants before it would be a frame too many. */
+  #openFrameSent = false;
   #outBuffers: Buffer[] = [];
   #outBytes = 0;
   #outCallback: ((err?: Error | null) => void) | null = null;
@@ -88,6 +90,7 @@ export class MuxStream extends Duplex {
     // accept backlog may already have granted it with a window update.
     const delta = Math.max(0, this.#host.maxStreamWindowBytes - this.#frameBytesDue - this.#inQueueBytes - this.readableLength - this.#recvWindowBytes);
     this.#recvWindowBytes += delta;
+    this.#openFrameSent = true;
     this.#host.writeControl(encodeHeader(FrameType.WindowUpdate, flags, this.id, delta), flags === Flag.ACK && delta === 0);
     if (cancelOpenTimer !== undefined) this.#openTimer = cancelOpenTimer;
   }
@@ -269,7 +272,8 @@ export class MuxStream extends Duplex {
 
   /** hashicorp `sendWindowUpdate`: grant what the consumer has read, once it is at least half a window. */
   #maybeSendWindowUpdate(): void {
-    if (this.#finReceived || this.#resetDone) return;
+    // A stream still in the accept backlog gets its window with the ACK.
+    if (this.#finReceived || this.#resetDone || !this.#openFrameSent) return;
     const max = this.#host.maxStreamWindowBytes;
     const deltaBytes = max - this.#frameBytesDue - this.#inQueueBytes - this.readableLength - this.#recvWindowBytes;
     if (deltaBytes < max / 2) return;

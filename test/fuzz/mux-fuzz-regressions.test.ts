@@ -34,4 +34,28 @@ describe('yamux Session fuzz findings', () => {
     assert.equal(granted - 47, maxStreamWindowBytes - 47, 'the peer may send at most one window beyond the 47 bytes held');
     assert.equal(stream.receiveWindowBytes, maxStreamWindowBytes - 47, 'the stream expects at most one window');
   });
+
+  it('sends a stream in the accept backlog no window update before its ACK, which carries the whole grant', async (t) => {
+    // Found by the fuzzer: with a window above 256 KiB, a backlog stream that
+    // was read sent a window update and later an ACK of 0: two frames where one
+    // does, so 42 bytes of SYNs drew 60 bytes of answers.
+    const maxStreamWindowBytes = 2 * INITIAL_STREAM_WINDOW_BYTES;
+    const link = await pairConnType.connect();
+    const server = new Session(link.b, { role: 'server', keepAliveIntervalMs: 0, maxStreamWindowBytes });
+    t.after(async () => {
+      server.destroy();
+      await link.close();
+    });
+    const peer = new RawPeer(link.a);
+    peer.send(FrameType.Data, Flag.SYN, 1, 10, Buffer.alloc(10));
+    await peer.roundTrip();
+    assert.deepEqual(peer.frames.filter((f) => f.header.streamId === 1), [], 'nothing is sent for a stream waiting in the backlog');
+    const stream = await server.accept();
+    leaveOpen(stream);
+    await peer.waitForFrame((f) => f.header.streamId === 1 && (f.header.flags & Flag.ACK) !== 0, 'the ACK of stream 1');
+    await peer.roundTrip();
+    const frames = peer.frames.filter((f) => f.header.streamId === 1);
+    assert.equal(frames.length, 1, 'one frame for the accepted stream: its ACK');
+    assert.equal(frames[0]?.header.length, maxStreamWindowBytes - INITIAL_STREAM_WINDOW_BYTES, 'the ACK grants the window up to the max');
+  });
 });
