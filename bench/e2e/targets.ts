@@ -205,7 +205,7 @@ async function startNodeHops(ctx: TargetContext, round: number, name: 'pipes' | 
   };
   const second = await startHop(`${name}-agent`, ctx.originAddr);
   const stopAll = stopper([second.hop]);
-  try {
+  return startServing(stopAll, async () => {
     const first = await startHop(`${name}-relay`, second.addr);
     stopAll.add(first.hop);
     const target: Target = {
@@ -216,12 +216,8 @@ async function startNodeHops(ctx: TargetContext, round: number, name: 'pipes' | 
       agent: second.hop,
       stop: stopAll.stop,
     };
-    await waitUntilServing(target);
     return target;
-  } catch (err) {
-    await stopAll.stop();
-    throw err;
-  }
+  });
 }
 
 /** Starts `ref-origin` on a free port. */
@@ -247,7 +243,7 @@ async function startGoPair(ctx: TargetContext, round: number): Promise<Target> {
     logFile: join(ctx.workDir, `go-relay-${round}.log`),
   });
   const stopAll = stopper([relay]);
-  try {
+  return startServing(stopAll, async () => {
     const addrs = await relay.waitForLine((l) => {
       const e = parseJsonLine(l);
       return e?.event === 'listening' ? { tunnel: String(e.tunnel), public: String(e.public) } : undefined;
@@ -261,12 +257,8 @@ async function startGoPair(ctx: TargetContext, round: number): Promise<Target> {
     stopAll.add(agent);
     await agent.waitForLine((l) => (parseJsonLine(l)?.event === 'session_up' ? true : undefined), READY_TIMEOUT_MS);
     const target: Target = { name: 'go', baseUrl: `http://${addrs.public}`, hostHeader: undefined, relay, agent, stop: stopAll.stop };
-    await waitUntilServing(target);
     return target;
-  } catch (err) {
-    await stopAll.stop();
-    throw err;
-  }
+  });
 }
 
 async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Target> {
@@ -280,7 +272,7 @@ async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Targ
     logFile: join(ctx.workDir, `lt-server-${round}.log`),
   });
   const stopAll = stopper([relay]);
-  try {
+  return startServing(stopAll, async () => {
     const port = await relay.waitForLine((l) => {
       const e = parseJsonLine(l);
       return e?.event === 'listening' && typeof e.port === 'number' ? e.port : undefined;
@@ -304,12 +296,8 @@ async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Targ
       agent,
       stop: stopAll.stop,
     };
-    await waitUntilServing(target);
     return target;
-  } catch (err) {
-    await stopAll.stop();
-    throw err;
-  }
+  });
 }
 
 async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'baseline', cli: string): Promise<Target> {
@@ -346,7 +334,7 @@ async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'b
     logFile: join(ctx.workDir, `${name}-relay-${round}.log`),
   });
   const stopAll = stopper([relay]);
-  try {
+  return startServing(stopAll, async () => {
     const addrs = await relay.waitForLine((l) => {
       const e = parseJsonLine(l);
       return e?.event === 'listening' ? { agentUrl: String(e.agentUrl), publicAddr: String(e.public) } : undefined;
@@ -369,12 +357,8 @@ async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'b
       agent,
       stop: stopAll.stop,
     };
-    await waitUntilServing(target);
     return target;
-  } catch (err) {
-    await stopAll.stop();
-    throw err;
-  }
+  });
 }
 
 function stopper(initial: ManagedProcess[]): { add(p: ManagedProcess): void; stop(): Promise<void> } {
@@ -386,6 +370,21 @@ function stopper(initial: ManagedProcess[]): { add(p: ManagedProcess): void; sto
       for (const p of [...processes].reverse()) await p.stop();
     },
   };
+}
+
+/**
+ * Runs `start` (which adds each process it starts to `stopAll`) and waits
+ * until the target serves; if either fails, stops what was started.
+ */
+async function startServing(stopAll: { stop(): Promise<void> }, start: () => Promise<Target>): Promise<Target> {
+  try {
+    const target = await start();
+    await waitUntilServing(target);
+    return target;
+  } catch (err) {
+    await stopAll.stop();
+    throw err;
+  }
 }
 
 /** Polls `GET /hello` through the target until it returns the origin's answer. */
