@@ -233,8 +233,48 @@ function resetSocket(socket: Socket): void {
   }
 }
 
+/**
+ * The fault switches shared by one link (`ProxyLink`) and a whole proxy
+ * (`FaultyProxy`: every open link and every later one); each subclass says in
+ * `apply` where a change goes.
+ */
+abstract class FaultControls extends EventEmitter {
+  /** Applies a fault change; returns `this`. */
+  abstract apply(change: Partial<FaultState>): this;
+
+  /** Drops every byte both ways from now on; the sockets stay open. */
+  blackhole(): this {
+    return this.apply({ blackholed: true });
+  }
+
+  /** Forwards each chunk `ms` after it arrived (0 = no delay). */
+  delay(ms: number): this {
+    return this.apply({ delayMs: ms });
+  }
+
+  /** Limits each direction to `bytesPerSec` (0 = unlimited). */
+  throttle(bytesPerSec: number): this {
+    return this.apply({ bytesPerSec });
+  }
+
+  /** Stops forwarding; arriving bytes are queued until the queue is full, then the source is paused. */
+  pause(): this {
+    return this.apply({ paused: true });
+  }
+
+  /** Forwards again what was queued while paused. */
+  resume(): this {
+    return this.apply({ paused: false });
+  }
+
+  /** Clears every fault. */
+  heal(): this {
+    return this.apply({ ...NO_FAULTS });
+  }
+}
+
 /** One proxied connection: the accepted socket (`client`) and the one to the target (`upstream`). */
-export class ProxyLink extends EventEmitter {
+export class ProxyLink extends FaultControls {
   readonly id: number;
   readonly client: Socket;
   readonly upstream: Socket;
@@ -297,36 +337,6 @@ export class ProxyLink extends EventEmitter {
     return { ...this.#faults };
   }
 
-  /** Drops every byte both ways from now on; the sockets stay open. */
-  blackhole(): this {
-    return this.#set({ blackholed: true });
-  }
-
-  /** Forwards each chunk `ms` after it arrived (0 = no delay). */
-  delay(ms: number): this {
-    return this.#set({ delayMs: ms });
-  }
-
-  /** Limits each direction to `bytesPerSec` (0 = unlimited). */
-  throttle(bytesPerSec: number): this {
-    return this.#set({ bytesPerSec });
-  }
-
-  /** Stops forwarding; arriving bytes are queued until the queue is full, then the source is paused. */
-  pause(): this {
-    return this.#set({ paused: true });
-  }
-
-  /** Forwards again what was queued while paused. */
-  resume(): this {
-    return this.#set({ paused: false });
-  }
-
-  /** Clears every fault. */
-  heal(): this {
-    return this.#set({ ...NO_FAULTS });
-  }
-
   /** Destroys both sockets with RST. */
   reset(): void {
     this.up.dispose();
@@ -343,12 +353,8 @@ export class ProxyLink extends EventEmitter {
     this.upstream.destroy();
   }
 
-  /** @internal Applies a fault change and moves what can move. */
+  /** Applies a fault change to this link and moves what can move. */
   apply(change: Partial<FaultState>): this {
-    return this.#set(change);
-  }
-
-  #set(change: Partial<FaultState>): this {
     Object.assign(this.#faults, change);
     this.up.refresh();
     this.down.refresh();
@@ -357,7 +363,7 @@ export class ProxyLink extends EventEmitter {
 }
 
 /** A TCP proxy on 127.0.0.1:0 with per-connection and global faults. Emits `connection` (ProxyLink). */
-export class FaultyProxy extends EventEmitter {
+export class FaultyProxy extends FaultControls {
   /** Every link accepted so far, closed ones included, in order. */
   readonly links: ProxyLink[] = [];
   readonly #server: net.Server;
@@ -408,36 +414,6 @@ export class FaultyProxy extends EventEmitter {
     return new Promise((resolve) => this.once('connection', resolve));
   }
 
-  /** Blackholes every open link and every later one. */
-  blackhole(): this {
-    return this.#set({ blackholed: true });
-  }
-
-  /** Delays every open and later link. */
-  delay(ms: number): this {
-    return this.#set({ delayMs: ms });
-  }
-
-  /** Throttles every open and later link (each direction of each link at `bytesPerSec`). */
-  throttle(bytesPerSec: number): this {
-    return this.#set({ bytesPerSec });
-  }
-
-  /** Pauses every open and later link. */
-  pause(): this {
-    return this.#set({ paused: true });
-  }
-
-  /** Resumes every open and later link. */
-  resume(): this {
-    return this.#set({ paused: false });
-  }
-
-  /** Clears the global faults and those of every open link. */
-  heal(): this {
-    return this.#set({ ...NO_FAULTS });
-  }
-
   /** Resets (RST) every open link; later links are not affected. */
   reset(): void {
     for (const link of this.openLinks) link.reset();
@@ -453,7 +429,8 @@ export class FaultyProxy extends EventEmitter {
     return this.#closing;
   }
 
-  #set(change: Partial<FaultState>): this {
+  /** Applies a fault change to every open link and to the links accepted from now on. */
+  apply(change: Partial<FaultState>): this {
     Object.assign(this.#faults, change);
     for (const link of this.openLinks) link.apply(change);
     return this;
