@@ -262,29 +262,32 @@ func (p *peer) sink(st *yamux.Stream) {
 	st.Close()
 }
 
-// source writes -bytes of the pattern, then closes (FIN) its write side.
-func (p *peer) source(st *yamux.Stream) {
+// sendPattern writes -bytes of the pattern, then closes (FIN) its write side
+// and reports stream_sent; false (after a stream_error) if a write failed.
+func (p *peer) sendPattern(st *yamux.Stream) bool {
 	id := st.StreamID()
 	n, sum, err := writePattern(st, p.opts.bytes)
 	if err != nil {
 		out.emit("stream_error", "id", id, "op", "write", "error", err, "bytes", n)
-		return
+		return false
 	}
 	st.Close()
 	out.emit("stream_sent", "id", id, "bytes", n, "sha256", sum)
+	return true
+}
+
+// source writes -bytes of the pattern, then closes (FIN) its write side.
+func (p *peer) source(st *yamux.Stream) {
+	p.sendPattern(st)
 }
 
 // halfClose writes -bytes of the pattern, closes its write side (FIN), then
 // reads the other side's reply until that side's FIN.
 func (p *peer) halfClose(st *yamux.Stream) {
-	id := st.StreamID()
-	n, sum, err := writePattern(st, p.opts.bytes)
-	if err != nil {
-		out.emit("stream_error", "id", id, "op", "write", "error", err, "bytes", n)
+	if !p.sendPattern(st) {
 		return
 	}
-	st.Close()
-	out.emit("stream_sent", "id", id, "bytes", n, "sha256", sum)
+	id := st.StreamID()
 	rn, rsum, rerr := readAfterClose(st)
 	if rerr != nil {
 		out.emit("stream_error", "id", id, "op", "read", "error", rerr, "bytes", rn)
