@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import * as net from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { FaultyProxy, type ProxyLink } from './faulty-proxy.js';
 import { waitUntil } from './chaos-fixtures.js';
+import { listenOnLoopback } from '../helpers/loopback.js';
 
 /** An echo server (echoes and half-closes back) that keeps its sockets for assertions. */
 async function startEcho(t: TestContext): Promise<{ addr: string; sockets: Socket[] }> {
@@ -20,22 +21,15 @@ async function startEcho(t: TestContext): Promise<{ addr: string; sockets: Socke
     s.on('error', () => {});
     s.pipe(s);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { addr: `127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
+  const port = await listenOnLoopback(t, server);
+  return { addr: `127.0.0.1:${port}`, sockets };
 }
 
 /** A server that collects what each connection sends until its FIN. */
 async function startSink(t: TestContext): Promise<{ addr: string; nextBody: Promise<Buffer> }> {
   let deliver!: (body: Buffer) => void;
   const nextBody = new Promise<Buffer>((resolve) => (deliver = resolve));
-  const sockets: Socket[] = [];
   const server = net.createServer((s) => {
-    sockets.push(s);
     const chunks: Buffer[] = [];
     s.on('data', (c: Buffer) => chunks.push(c));
     s.once('end', () => {
@@ -44,13 +38,8 @@ async function startSink(t: TestContext): Promise<{ addr: string; nextBody: Prom
     });
     s.on('error', () => {});
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { addr: `127.0.0.1:${(server.address() as AddressInfo).port}`, nextBody };
+  const port = await listenOnLoopback(t, server);
+  return { addr: `127.0.0.1:${port}`, nextBody };
 }
 
 async function startProxy(t: TestContext, target: string, maxQueuedBytes?: number): Promise<FaultyProxy> {

@@ -8,9 +8,8 @@
  * not HTTP gives 502 with the agent's ERR_AGENT_LOCAL_BAD_RESPONSE.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import * as net from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -24,6 +23,7 @@ import {
   within,
   type RelayProcess,
 } from './chaos-fixtures.js';
+import { listenOnLoopback } from '../helpers/loopback.js';
 
 const AGENT = 'faulty-local';
 const RESPONSE_HEADER_TIMEOUT_MS = 1500;
@@ -37,11 +37,8 @@ const scope = { after: (fn: () => unknown) => cleanups.push(fn) };
 /** A raw TCP "HTTP" service that misbehaves by path; records the sockets of `/hang`. */
 async function startMisbehavingService(): Promise<{ addr: string; hangSockets: Socket[] }> {
   const hangSockets: Socket[] = [];
-  const sockets = new Set<Socket>();
   const server = net.createServer((socket) => {
-    sockets.add(socket);
     socket.on('error', () => {});
-    socket.once('close', () => sockets.delete(socket));
     let head = '';
     const onData = (chunk: Buffer): void => {
       head += chunk.toString('latin1');
@@ -65,13 +62,8 @@ async function startMisbehavingService(): Promise<{ addr: string; hangSockets: S
     };
     socket.on('data', onData);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  scope.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { addr: `127.0.0.1:${(server.address() as AddressInfo).port}`, hangSockets };
+  const port = await listenOnLoopback(scope, server);
+  return { addr: `127.0.0.1:${port}`, hangSockets };
 }
 
 describe('Chaos: a local service that hangs, resets or answers garbage', () => {

@@ -4,12 +4,11 @@
  * bytes), and raw TCP exchanges that send exact bytes (optionally trickled)
  * and read back whatever the server answers. Loopback only, port 0.
  */
-import { once } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Scope } from '../relay/relay-fixtures.js';
 import { splitHostPort } from '../relay/relay-fixtures.js';
+import { listenOnLoopback } from '../helpers/loopback.js';
 
 /** One request a recording service received. */
 export interface RecordedRequest {
@@ -38,7 +37,6 @@ export interface RecordingService {
 
 /** Starts a recording service answering `200 <name> <url>` to everything; closed after the scope. */
 export async function startRecordingService(t: Scope, name: string): Promise<RecordingService> {
-  const sockets = new Set<net.Socket>();
   const requests: RecordedRequest[] = [];
   let connections = 0;
   let bytesReceived = 0;
@@ -65,18 +63,11 @@ export async function startRecordingService(t: Scope, name: string): Promise<Rec
   });
   server.on('connection', (s: net.Socket) => {
     connections += 1;
-    sockets.add(s);
     s.on('data', (c: Buffer) => (bytesReceived += c.length));
-    s.once('close', () => sockets.delete(s));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  const port = await listenOnLoopback(t, server);
   return {
-    addr: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    addr: `127.0.0.1:${port}`,
     get connections() {
       return connections;
     },

@@ -21,6 +21,7 @@ import { DEFAULT_TUNNEL_CLIENT_CONFIG } from '../../src/agent/tunnel-client-conf
 import { HandshakeTimeoutError, WebSocketDuplex } from '../../src/transport/index.js';
 import { RawPeer, frameBytes } from '../helpers/mux-raw-peer.js';
 import { waitFor } from '../relay/relay-fixtures.js';
+import { listenOnLoopback } from '../helpers/loopback.js';
 import { startRecordingService, type RecordingService } from './hostile-fixtures.js';
 
 /** A relay of our own that hands each agent connection to the test as a raw yamux peer. */
@@ -81,11 +82,9 @@ async function startDecoy(t: TestContext): Promise<{ port: number; readonly conn
     connections += 1;
     s.destroy();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = await listenOnLoopback(t, server);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     get connections() {
       return connections;
     },
@@ -291,14 +290,9 @@ describe('Agent facing a hostile relay', () => {
       s.on('error', () => {});
       s.once('close', () => sockets.delete(s));
     });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    t.after(() => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((resolve) => silent.close(() => resolve()));
-    });
+    const silentPort = await listenOnLoopback(t, silent);
     const local = await startRecordingService(t, 'local');
-    const agent = startAgent(t, `ws://127.0.0.1:${(silent.address() as AddressInfo).port}/tunnel/connect`, local, { handshakeTimeoutMs: 200 });
+    const agent = startAgent(t, `ws://127.0.0.1:${silentPort}/tunnel/connect`, local, { handshakeTimeoutMs: 200 });
     await waitFor(() => agent.dialFailures.length >= 3, 'three failed dials');
     assert.ok(agent.dialFailures.every((e) => e instanceof HandshakeTimeoutError), 'each dial failed with HandshakeTimeoutError');
     assert.ok(accepted >= 3, 'the agent redialled');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   TUNNEL_ERROR_HEADER,
   preferredErrorFormat,
@@ -10,15 +10,9 @@ import {
   sendTunnelError,
   type TunnelErrorInfo,
 } from '../../../src/http/index.js';
+import { listenOnLoopback } from '../../helpers/loopback.js';
 
 const info: TunnelErrorInfo = { status: 502, code: 'ERR_RELAY_AGENT_OFFLINE', message: 'The agent <edge-01> is offline' };
-
-async function listen(t: TestContext, server: net.Server): Promise<number> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => server.close());
-  return (server.address() as net.AddressInfo).port;
-}
 
 function get(port: number, headers: http.OutgoingHttpHeaders): Promise<{ res: http.IncomingMessage; body: string }> {
   return new Promise((resolve, reject) => {
@@ -84,7 +78,7 @@ describe('sendTunnelError', () => {
       res.setHeader('Content-Encoding', 'gzip');
       sendTunnelError(res, info, req.headers.accept);
     });
-    const port = await listen(t, server);
+    const port = await listenOnLoopback(t, server);
     const { res, body } = await get(port, { accept: 'application/json' });
     assert.equal(res.statusCode, 502, 'status from the info');
     assert.equal(res.headers['x-tunnel-error'], 'ERR_RELAY_AGENT_OFFLINE', 'X-Tunnel-Error header');
@@ -94,7 +88,7 @@ describe('sendTunnelError', () => {
 
   it('answers on a ServerResponse with HTML for a browser', async (t) => {
     const server = http.createServer((req, res) => sendTunnelError(res, info, req.headers.accept));
-    const port = await listen(t, server);
+    const port = await listenOnLoopback(t, server);
     const { res, body } = await get(port, { accept: 'text/html,*/*;q=0.8' });
     assert.equal(res.headers['x-tunnel-error'], 'ERR_RELAY_AGENT_OFFLINE', 'X-Tunnel-Error header');
     assert.match(body, /^<!doctype html>/, 'HTML page');
@@ -108,7 +102,7 @@ describe('sendTunnelError', () => {
         result = sendTunnelError(res, info, req.headers.accept);
       });
     });
-    const port = await listen(t, server);
+    const port = await listenOnLoopback(t, server);
     const outcome = await get(port, {}).then(
       () => 'complete',
       () => 'cut',
@@ -121,7 +115,7 @@ describe('sendTunnelError', () => {
     const server = net.createServer((socket) => {
       sendTunnelError(socket, { status: 503, code: 'ERR_RELAY_AGENT_BUSY', message: 'busy', retryAfterS: 3 }, 'application/json');
     });
-    const port = await listen(t, server);
+    const port = await listenOnLoopback(t, server);
     const client = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     client.on('data', (c: Buffer) => chunks.push(c));
