@@ -94,6 +94,8 @@ export class WebSocketDuplex extends Duplex {
   readonly #ws: WebSocket;
   readonly #config: Readonly<WebSocketDuplexConfig>;
   readonly #clock: Clock;
+  /** The socket under `#ws`, corked while one batch's messages are sent; looked up once. */
+  readonly #socket: Writable | undefined;
   #closeCode: number | undefined;
   #closeReason: string | undefined;
 
@@ -108,6 +110,7 @@ export class WebSocketDuplex extends Duplex {
     this.#ws = ws;
     this.#config = config;
     this.#clock = options.clock ?? systemClock;
+    this.#socket = underlyingSocket(ws);
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
@@ -209,7 +212,7 @@ export class WebSocketDuplex extends Duplex {
     // ws writes each message to its socket at once; corked, the messages of
     // this batch leave in one writev instead of one system call each (a
     // 12-byte yamux header before a large payload is a message of its own).
-    const socket = underlyingSocket(this.#ws);
+    const socket = this.#socket;
     socket?.cork();
     try {
       for (let i = 0; i < last; i++) this.#send(messages[i] as Buffer, noop);
