@@ -45,6 +45,20 @@ function bigDownloadHandler(state: { produced: number; blocked: boolean; respons
   };
 }
 
+/**
+ * A condition that holds once the download is held up all the way to the local
+ * service: blocked in write(), no send credit, the forwarder waiting for
+ * 'drain', and not one byte produced since the previous check.
+ */
+function settledBackpressure(state: { produced: number; blocked: boolean }, stream: MuxStream): () => boolean {
+  let producedAtLastCheck = -1;
+  return () => {
+    const still = state.produced === producedAtLastCheck;
+    producedAtLastCheck = state.produced;
+    return still && state.blocked && stream.sendWindowBytes === 0 && stream.writableNeedDrain;
+  };
+}
+
 describe('our agent serving a slow visitor through ref-relay', () => {
   it('keeps a 1 GiB download bounded by backpressure while the visitor is paused, and resumes intact', async (t) => {
     const state = { produced: 0, blocked: false, responses: 0 };
@@ -81,7 +95,11 @@ describe('our agent serving a slow visitor through ref-relay', () => {
     // 2. Backpressure reaches the local service: it is blocked in write(), and the agent's stream has no send credit.
     await waitUntil(() => streams.length === 1, 'the agent-side stream');
     const stream = streams[0] as MuxStream;
-    await waitUntil(() => state.blocked && stream.sendWindowBytes === 0, 'the local service blocked and the send window used up', 60_000);
+    // The local service's write() returns false on every 64 KiB chunk even while
+    // data flows, and the window can touch 0 between two updates from the relay:
+    // wait until nothing moved between two polls, not for one lucky sample.
+    const backpressured = settledBackpressure(state, stream);
+    await waitUntil(backpressured, 'the local service blocked and the send window used up', 60_000);
     assert.ok(state.produced < PRODUCED_BOUND_BYTES, `the local service produced ${state.produced} bytes, under ${PRODUCED_BOUND_BYTES}`);
     assert.ok(state.produced < TOTAL_BYTES / 16, 'a small fraction of the 1 GiB');
     assert.equal(stream.sendWindowBytes, 0, 'the relay granted no more credit: the agent may not send');
@@ -99,7 +117,7 @@ describe('our agent serving a slow visitor through ref-relay', () => {
     await waitUntil(() => received >= target && res.isPaused(), 'another 32 MiB read', 60_000);
     assert.ok(intact, 'every byte matched the pattern');
     assert.ok(state.produced > producedBefore, 'the local service produced more once the visitor read');
-    await waitUntil(() => state.blocked && stream.sendWindowBytes === 0, 'blocked again', 60_000);
+    await waitUntil(settledBackpressure(state, stream), 'blocked again', 60_000);
     assert.ok(state.produced - received < PRODUCED_BOUND_BYTES, `in flight ${state.produced - received} bytes, bounded`);
     assert.equal(state.responses, 1, 'one local request');
   });
