@@ -1,4 +1,16 @@
-#!/usr/bin/env node
+#!/bin/sh
+// 2>/dev/null; exec node --initial-heap-size=64 "$0" "$@"
+// Executed, this file is first a shell script: the line above (a failed
+// command `//`, then exec) starts Node on this same file, in the same process,
+// with V8's initial heap set to 64 MiB, which cannot be set from inside a
+// running process or through NODE_OPTIONS. Without it V8 shrinks the old
+// generation's limit to the small live heap, and the Buffers held in flight
+// by the relay and the agent (counted against that limit) force a full
+// collection several times a second: at 50 connections the relay and the
+// agent each spent about 60 ms of CPU per 1 000 small GETs instead of 40, and
+// used more memory, not less (bench/README.md, "Node's initial heap").
+// `node bin/visiona-tunnel.js` also works, without the flag.
+//
 // The visiona-tunnel command. Runs the compiled CLI (npm run build). From a
 // source checkout where dist/ is missing or older than src/, it runs the
 // TypeScript sources through tsx instead, so it never runs stale code.

@@ -36,6 +36,7 @@ import {
   buildBaselineCli,
   buildOurCli,
   findLocaltunnel,
+  nodeFlagsOfCli,
   startOrigin,
   startTarget,
   type Target,
@@ -309,6 +310,7 @@ async function main(): Promise<number> {
       goBinDir,
       ourCli,
       baselineCli,
+      ourCliNodeFlags: nodeFlagsOfCli(ourCli),
       ourNodeArgs: [
         ...(values.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         ...(values['node-args'] ?? '').split(' ').filter((a) => a !== ''),
@@ -350,6 +352,8 @@ async function main(): Promise<number> {
   out.push(`# bench:e2e${plan.quick ? ' --quick' : ''}, ${rounds} round${rounds === 1 ? '' : 's'} (median)`);
   out.push(`# ${machineDescription()}`);
   out.push(`# load generator: ${generator}; load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const cliFlags = nodeFlagsOfCli(ourCli).join(' ');
+  out.push(`# node flags of bin/visiona-tunnel.js (ours and the two Node floors): ${cliFlags === '' ? 'none' : cliFlags}`);
   if (ctxNote(values)) out.push(`# ours: ${ctxNote(values)}`);
   out.push('');
   out.push(renderTable(results, running, plan, skipped));

@@ -9,7 +9,7 @@
  * returns the origin's answer.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -60,6 +60,8 @@ export interface TargetContext {
   ourCli: string;
   /** Our CLI as of an earlier commit (`--baseline`), run as the `baseline` target. */
   baselineCli: string | undefined;
+  /** Node flags of our executable (`nodeFlagsOfCli(ourCli)`); the two Node floors run with them too. */
+  ourCliNodeFlags: string[];
   /** Extra `node` arguments for our relay and agent (e.g. `--cpu-prof`). */
   ourNodeArgs: string[];
   /** Node flags of the baseline column (default: `ourNodeArgs`), to A/B a flag at one commit. */
@@ -157,6 +159,21 @@ function compileCli(sourceRoot: string, buildDir: string): string {
   return cli;
 }
 
+/**
+ * The Node flags our executable starts Node with: `bin/visiona-tunnel.js`,
+ * run as a command, is a shell line `exec node FLAGS "$0" "$@"` first. The
+ * harness starts `node FLAGS... [--node-args] cli`, which is what a user's
+ * shell does, and gives the two Node floors the same flags. An older
+ * `#!/usr/bin/env node` executable (a baseline) has none.
+ */
+export function nodeFlagsOfCli(cli: string): string[] {
+  const text = readFileSync(cli, 'utf8');
+  if (!text.startsWith('#!/bin/sh')) return [];
+  const m = /^\/\/ 2>\/dev\/null; exec node (.*) "\$0" "\$@"$/m.exec(text);
+  if (m === null) throw new Error(`${cli}: a #!/bin/sh executable without the expected 'exec node FLAGS "$0" "$@"' line`);
+  return (m[1] as string).split(' ').filter((a) => a !== '');
+}
+
 /** Starts `name` in front of the origin. */
 export async function startTarget(name: TargetName, ctx: TargetContext, round: number): Promise<Target> {
   switch (name) {
@@ -189,7 +206,7 @@ async function startNodeHops(ctx: TargetContext, round: number, name: 'pipes' | 
     const hop = ManagedProcess.start({
       name,
       command: process.execPath,
-      args: [script, '--to', to],
+      args: [...ctx.ourCliNodeFlags, script, '--to', to],
       logFile: join(ctx.workDir, `${name}-${round}.log`),
     });
     try {
@@ -301,7 +318,7 @@ async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Targ
 }
 
 async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'baseline', cli: string): Promise<Target> {
-  const nodeArgs = name === 'baseline' ? (ctx.baselineNodeArgs ?? ctx.ourNodeArgs) : ctx.ourNodeArgs;
+  const nodeArgs = [...nodeFlagsOfCli(cli), ...(name === 'baseline' ? (ctx.baselineNodeArgs ?? ctx.ourNodeArgs) : ctx.ourNodeArgs)];
   const db = join(ctx.workDir, `${name}-relay-${round}.db`);
   const agentName = 'bench';
   const cliEnv: NodeJS.ProcessEnv = { ...process.env, VISIONA_TUNNEL_LOG_FORMAT: 'json' };

@@ -3,6 +3,7 @@
  * AbortController of the process (SIGINT/SIGTERM), picks the log sink, and
  * maps errors to exit codes.
  */
+import { readFileSync } from 'node:fs';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import { ExitCode, type CliContext, UsageError } from './cli-context.js';
 import { createCliLogger, createLineBatcher, LOG_LEVELS, type LogLevel } from './log-sink.js';
@@ -19,6 +20,7 @@ Usage:
   visiona-tunnel token create|list|revoke ...
   visiona-tunnel access set|show AGENT ...
   visiona-tunnel COMMAND --help                details and examples
+  visiona-tunnel --version                     version of the tunnel and of Node
 
 Settings: flags > environment (VISIONA_TUNNEL_<FLAG>) > config file (--config
 FILE, YAML or TOML; relay and agent) > defaults. Logging:
@@ -39,6 +41,15 @@ const USAGE_ERROR_CODES: ReadonlySet<TunnelErrorCode> = new Set<TunnelErrorCode>
   'ERR_STORE_INVALID_INPUT',
   'ERR_STORE_INVALID_AGENT_NAME',
 ]);
+
+/** The commands; anything else is a usage error. */
+const COMMANDS: ReadonlySet<string> = new Set(['demo', 'relay', 'agent', 'token', 'access']);
+
+/** `visiona-tunnel 0.1.0 (node v20.20.2)`: the package's version (src/ and dist/ both sit two levels below it). */
+export function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `visiona-tunnel ${pkg.version} (node ${process.version})\n`;
+}
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], context?: Partial<CliContext>): Promise<number> {
@@ -79,6 +90,11 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
         return await (await import('./commands/token.js')).tokenCommand(rest, ctx);
       case 'access':
         return await (await import('./commands/access.js')).accessCommand(rest, ctx);
+      case '--version':
+      case '-V':
+      case 'version':
+        ctx.stdout(versionLine());
+        return ExitCode.Ok;
       case undefined:
       case 'help':
       case '--help':
@@ -90,7 +106,8 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
     }
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TunnelError && USAGE_ERROR_CODES.has(err.code))) {
-      ctx.stderr(`visiona-tunnel: ${err.message}\nRun 'visiona-tunnel ${command ?? ''} --help' for usage.\n`);
+      const helpCommand = command !== undefined && COMMANDS.has(command) ? `visiona-tunnel ${command} --help` : 'visiona-tunnel --help';
+      ctx.stderr(`visiona-tunnel: ${err.message}\nRun '${helpCommand}' for usage.\n`);
       return ExitCode.Usage;
     }
     ctx.stderr(`visiona-tunnel: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -2,9 +2,11 @@
  * `--help` of every command: exit code 0, a usage, examples and exit codes.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { runCli } from './cli-fixtures.js';
+import { CLI_BIN, runCli } from './cli-fixtures.js';
 
 async function help(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -52,9 +54,34 @@ describe('visiona-tunnel --help', () => {
     const unknownCommand = await help(['bogus']);
     assert.equal(unknownCommand.code, 2, 'an unknown command exits 2');
     assert.match(unknownCommand.stderr, /unknown command: bogus/, 'the unknown command is named');
+    assert.match(unknownCommand.stderr, /Run 'visiona-tunnel --help' for usage/, 'the hint points at the main help, not at the unknown command');
     const unknownFlag = await help(['relay', '--bogus']);
     assert.equal(unknownFlag.code, 2, 'an unknown flag exits 2');
     assert.match(unknownFlag.stderr, /--bogus/, 'the unknown flag is named');
+    assert.match(unknownFlag.stderr, /Run 'visiona-tunnel relay --help' for usage/, 'the hint points at the command\'s help');
+  });
+
+  it('prints the version of the package and of Node for --version, -V and version', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V', 'version']) {
+      const { code, stdout } = await help([flag]);
+      assert.equal(code, 0, `${flag} exits 0`);
+      assert.equal(stdout, `visiona-tunnel ${pkg.version} (node ${process.version})\n`, `${flag} prints the version line`);
+    }
+  });
+
+  it('runs as an executable through sh, starting Node with the heap flag of its second line', async () => {
+    // A preload in NODE_OPTIONS (which drops double quotes) reports the flags Node was started with.
+    const report = 'data:text/javascript,process.stderr.write(JSON.stringify({execArgv:process.execArgv}))';
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      execFile(CLI_BIN, ['--version'], { env: { ...process.env, NODE_OPTIONS: `--import=${report}` } }, (err, stdout, stderr) => {
+        if (err !== null && typeof err.code !== 'number') reject(err);
+        else resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
+      });
+    });
+    assert.equal(result.code, 0, `executing ${CLI_BIN} directly exits 0`);
+    assert.match(result.stdout, /^visiona-tunnel \d+\.\d+\.\d+ \(node v/, 'it printed the version');
+    assert.match(result.stderr, /\{"execArgv":\["--initial-heap-size=64"\]\}/, 'Node ran with --initial-heap-size=64 and nothing else');
   });
 
   it('prints help from the installed executable with exit code 0', async () => {
