@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TunnelClient } from '../../src/agent/index.js';
+import { nodeFlagsOfCli } from '../cli-node-flags.js';
 import { machineDescription } from './machine.js';
 import { prepareStore, VISITOR_AGENT_NAME } from './agent-fixtures.js';
 import type { LoadGeneratorCommand, LoadGeneratorStatus } from './bench-agents-types.js';
@@ -195,7 +196,12 @@ async function measure(kind: RelayKind, n: number, phases: Phases, args: Args, r
     const store = await prepareStore(dir, n);
     log(`${kind} relay, N=${n}: store with ${n + 1} agents and tokens in ${store.elapsedMs} ms`);
     const diagnosis = args.heapSnapshotDir !== undefined || args.liveHeap;
-    const execArgv = [...(diagnosis ? ['--expose-gc'] : []), ...(args.traceGc ? ['--trace-gc-nvp'] : [])];
+    // Our relay runs with the Node flags of bin/visiona-tunnel.js, as it ships.
+    const execArgv = [
+      ...(kind === 'ours' ? nodeFlagsOfCli(fileURLToPath(new URL('../../bin/visiona-tunnel.js', import.meta.url))) : []),
+      ...(diagnosis ? ['--expose-gc'] : []),
+      ...(args.traceGc ? ['--trace-gc-nvp'] : []),
+    ];
     let relay: RelayUnderTest = await startRelay(kind, { dbPath: store.dbPath, agentPort: 0, publicPort: 0, entry: relayEntry, execArgv });
     cleanups.unshift(() => relay.stop());
     await sleep(phases.settleMs);

@@ -27,6 +27,7 @@ import {
   type Results,
   type RunSizes,
 } from './e2e-report.js';
+import { nodeFlagsOfCli } from '../cli-node-flags.js';
 import { hasWrk, runHttpLoad, type LoadResult } from './http-load.js';
 import type { ManagedProcess } from './managed-process.js';
 import {
@@ -36,7 +37,6 @@ import {
   buildBaselineCli,
   buildOurCli,
   findLocaltunnel,
-  nodeFlagsOfCli,
   startOrigin,
   startTarget,
   type Target,

@@ -9,11 +9,12 @@
  * returns the origin's answer.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeFlagsOfCli } from '../cli-node-flags.js';
 import { ManagedProcess, parseJsonLine } from './managed-process.js';
 
 /** Names of the systems under test, in the table's column order. */
@@ -157,21 +158,6 @@ function compileCli(sourceRoot: string, buildDir: string): string {
   const cli = join(buildDir, 'bin', 'visiona-tunnel.js');
   if (sourceRoot !== buildDir) copyFileSync(join(sourceRoot, 'bin', 'visiona-tunnel.js'), cli);
   return cli;
-}
-
-/**
- * The Node flags our executable starts Node with: `bin/visiona-tunnel.js`,
- * run as a command, is a shell line `exec node FLAGS "$0" "$@"` first. The
- * harness starts `node FLAGS... [--node-args] cli`, which is what a user's
- * shell does, and gives the two Node floors the same flags. An older
- * `#!/usr/bin/env node` executable (a baseline) has none.
- */
-export function nodeFlagsOfCli(cli: string): string[] {
-  const text = readFileSync(cli, 'utf8');
-  if (!text.startsWith('#!/bin/sh')) return [];
-  const m = /^\/\/ 2>\/dev\/null; exec node (.*) "\$0" "\$@"$/m.exec(text);
-  if (m === null) throw new Error(`${cli}: a #!/bin/sh executable without the expected 'exec node FLAGS "$0" "$@"' line`);
-  return (m[1] as string).split(' ').filter((a) => a !== '');
 }
 
 /** Starts `name` in front of the origin. */
