@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openRelayStore } from '../../src/relay/store/index.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** The repository root. */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -29,13 +30,9 @@ export interface Scope {
   after(fn: () => unknown): void;
 }
 
-/** Waits until `condition()` is true, checking every few milliseconds; fails after `timeoutMs`. */
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** Waits until `condition()` is true (the tests' one poller), with the chaos tests' longer default deadline. */
+export function waitUntil(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  return waitFor(condition, what, timeoutMs);
 }
 
 /** Rejects with `what` when `promise` does not settle within `ms` (a hang detector, not a synchronisation). */
