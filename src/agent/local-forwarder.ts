@@ -9,7 +9,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { removeHopByHopRawHeaders, toOriginForm, writeRawResponse } from '../http/index.js';
+import { removeHopByHopRawHeaders, requestHasBody, toOriginForm, writeRawResponse } from '../http/index.js';
 import { redactUrl } from '../transport/index.js';
 import { systemClock, monotonicMs, type Clock } from '../shared/clock.js';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
@@ -297,7 +297,7 @@ export class LocalForwarder {
       localReq.destroy();
       return;
     }
-    if (!pipeBody) {
+    if (!pipeBody || !requestHasBody(req.headers)) {
       localReq.end();
       return;
     }

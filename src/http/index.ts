@@ -45,3 +45,4 @@ export {
 } from './route-parser.js';
 export { AGENT_VERSION_HEADER } from './tunnel-headers.js';
 export { toOriginForm } from './origin-form.js';
+export { requestHasBody } from './request-body.js';

@@ -8,7 +8,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { removeHopByHopRawHeaders, type TunnelErrorInfo } from '../http/index.js';
+import { removeHopByHopRawHeaders, requestHasBody, type TunnelErrorInfo } from '../http/index.js';
 import { StreamOpenTimeoutError, type MuxStream } from '../mux/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { TunnelErrorCode } from '../shared/errors.js';
@@ -194,14 +194,19 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
 
     // Request body: pumped by hand rather than with pipeline(), because
     // pipeline() would destroy the visitor's request (and socket) when the
-    // agent side fails, and the visitor must still get a 502/504.
-    req.on('data', (chunk: Buffer) => {
-      bytesToAgent += chunk.length;
-      touch();
-      if (!upstream.write(chunk)) req.pause();
-    });
-    upstream.on('drain', () => req.resume());
-    req.once('end', () => upstream.end());
+    // agent side fails, and the visitor must still get a 502/504. Without a
+    // body (most requests) the request is complete now.
+    if (requestHasBody(req.headers)) {
+      req.on('data', (chunk: Buffer) => {
+        bytesToAgent += chunk.length;
+        touch();
+        if (!upstream.write(chunk)) req.pause();
+      });
+      upstream.on('drain', () => req.resume());
+      req.once('end', () => upstream.end());
+    } else {
+      upstream.end();
+    }
     req.on('error', () => fail('visitor-gone', undefined));
 
     upstream.once('finish', () => {
