@@ -10,17 +10,9 @@
  */
 import { Agent, createServer, request } from 'node:http';
 import { connect } from 'node:net';
-import { parseArgs } from 'node:util';
+import { listenAndAnnounce, parseHopTarget, splice } from './hop-common.mjs';
 
-const { values } = parseArgs({ options: { to: { type: 'string' } } });
-const to = values.to ?? '';
-const colon = to.lastIndexOf(':');
-if (colon === -1) {
-  process.stderr.write('usage: http-hop.mjs --to HOST:PORT\n');
-  process.exit(2);
-}
-const host = to.slice(0, colon);
-const port = Number(to.slice(colon + 1));
+const { host, port } = parseHopTarget('http-hop.mjs');
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 
 const server = createServer((req, res) => {
@@ -35,26 +27,13 @@ const server = createServer((req, res) => {
   req.pipe(upstream);
 });
 server.on('upgrade', (req, socket, head) => {
-  const upstream = connect({ host, port, noDelay: true }, () => {
-    const lines = [`${req.method} ${req.url} HTTP/1.1`];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-    upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length > 0) upstream.write(head);
-    upstream.pipe(socket);
-    socket.pipe(upstream);
-  });
-  const close = () => {
-    socket.destroy();
-    upstream.destroy();
-  };
-  upstream.on('error', close);
-  socket.on('error', close);
-  upstream.on('close', close);
-  socket.on('close', close);
+  const upstream = connect({ host, port, noDelay: true });
+  // Written while connecting: a socket sends queued writes in order once connected, before what splice() pipes.
+  const lines = [`${req.method} ${req.url} HTTP/1.1`];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+  upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+  if (head.length > 0) upstream.write(head);
+  splice(socket, upstream);
 });
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => {
-  const a = server.address();
-  process.stdout.write(`${JSON.stringify({ event: 'listening', addr: `127.0.0.1:${a.port}` })}\n`);
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(0));
+listenAndAnnounce(server);
