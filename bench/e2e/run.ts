@@ -292,6 +292,7 @@ async function main(): Promise<number> {
     log('building our CLI (tsc) into bench/e2e/.build ...');
     ourCli = buildOurCli(REPO_ROOT);
   }
+  const ourCliNodeFlags = nodeFlagsOfCli(ourCli);
   let baselineCli: string | undefined;
   if (running.includes('baseline') && values.baseline !== undefined) {
     log(`building our CLI at ${values.baseline} (baseline) ...`);
@@ -310,7 +311,7 @@ async function main(): Promise<number> {
       goBinDir,
       ourCli,
       baselineCli,
-      ourCliNodeFlags: nodeFlagsOfCli(ourCli),
+      ourCliNodeFlags,
       ourNodeArgs: [
         ...(values.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
         ...(values['node-args'] ?? '').split(' ').filter((a) => a !== ''),
@@ -352,7 +353,7 @@ async function main(): Promise<number> {
   out.push(`# bench:e2e${plan.quick ? ' --quick' : ''}, ${rounds} round${rounds === 1 ? '' : 's'} (median)`);
   out.push(`# ${machineDescription()}`);
   out.push(`# load generator: ${generator}; load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const cliFlags = nodeFlagsOfCli(ourCli).join(' ');
+  const cliFlags = ourCliNodeFlags.join(' ');
   out.push(`# node flags of bin/visiona-tunnel.js (ours and the two Node floors): ${cliFlags === '' ? 'none' : cliFlags}`);
   if (ctxNote(values)) out.push(`# ours: ${ctxNote(values)}`);
   out.push('');

@@ -304,7 +304,10 @@ async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Targ
 }
 
 async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'baseline', cli: string): Promise<Target> {
-  const nodeArgs = [...nodeFlagsOfCli(cli), ...(name === 'baseline' ? (ctx.baselineNodeArgs ?? ctx.ourNodeArgs) : ctx.ourNodeArgs)];
+  const nodeArgs =
+    name === 'baseline'
+      ? [...nodeFlagsOfCli(cli), ...(ctx.baselineNodeArgs ?? ctx.ourNodeArgs)]
+      : [...ctx.ourCliNodeFlags, ...ctx.ourNodeArgs];
   const db = join(ctx.workDir, `${name}-relay-${round}.db`);
   const agentName = 'bench';
   const cliEnv: NodeJS.ProcessEnv = { ...process.env, VISIONA_TUNNEL_LOG_FORMAT: 'json' };
