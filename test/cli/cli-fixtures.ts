@@ -165,8 +165,13 @@ export function startCli(t: Scope, args: string[], options: { env?: NodeJS.Proce
 }
 
 /** Runs a short `visiona-tunnel` command to its end. */
-export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<ProcessExit & { stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI_BIN, ...args], {
+export async function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; asExecutable?: boolean } = {},
+): Promise<ProcessExit & { stdout: string; stderr: string }> {
+  // asExecutable: run the file itself (its `sh` line starts Node), as an installed command runs.
+  const [command, argv] = options.asExecutable === true ? [CLI_BIN, args] : [process.execPath, [CLI_BIN, ...args]];
+  const child = spawn(command, argv, {
     env: options.env ?? cliEnv(),
     cwd: options.cwd ?? REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

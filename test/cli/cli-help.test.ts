@@ -2,11 +2,10 @@
  * `--help` of every command: exit code 0, a usage, examples and exit codes.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { CLI_BIN, runCli } from './cli-fixtures.js';
+import { CLI_BIN, cliEnv, runCli } from './cli-fixtures.js';
 
 async function help(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -73,12 +72,7 @@ describe('visiona-tunnel --help', () => {
   it('runs as an executable through sh, starting Node with the heap flag of its second line', async () => {
     // A preload in NODE_OPTIONS (which drops double quotes) reports the flags Node was started with.
     const report = 'data:text/javascript,process.stderr.write(JSON.stringify({execArgv:process.execArgv}))';
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      execFile(CLI_BIN, ['--version'], { env: { ...process.env, NODE_OPTIONS: `--import=${report}` } }, (err, stdout, stderr) => {
-        if (err !== null && typeof err.code !== 'number') reject(err);
-        else resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
-      });
-    });
+    const result = await runCli(['--version'], { asExecutable: true, env: cliEnv({ NODE_OPTIONS: `--import=${report}` }) });
     assert.equal(result.code, 0, `executing ${CLI_BIN} directly exits 0`);
     assert.match(result.stdout, /^visiona-tunnel \d+\.\d+\.\d+ \(node v/, 'it printed the version');
     assert.match(result.stderr, /\{"execArgv":\["--initial-heap-size=64"\]\}/, 'Node ran with --initial-heap-size=64 and nothing else');
