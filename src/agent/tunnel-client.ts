@@ -7,6 +7,7 @@
  * cause, and `stop()` that waits for the close frame and the local
  * connections.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { toAbortError } from '../shared/abort.js';
 import type { Logger } from '../shared/logger.js';
 import { GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
@@ -30,6 +31,7 @@ export class TunnelClient {
   readonly #loop: ReconnectLoop;
   #forwarder: LocalForwarder | null = null;
   #session: Session | null = null;
+  #relayHeaders: Readonly<IncomingHttpHeaders> | null = null;
   #activeStreams = 0;
   #started = false;
   #stopping: Promise<void> | null = null;
@@ -57,6 +59,15 @@ export class TunnelClient {
   /** The running yamux session, or null while not connected (diagnostics: `ping()`, `streamCount`). */
   get session(): Session | null {
     return this.#session;
+  }
+
+  /**
+   * Headers of the relay's `101` for the current session (lower-case names;
+   * our relay adds `x-tunnel-relay-version` and other optional `x-tunnel-*`
+   * headers, the Go relay none), or null while not connected.
+   */
+  get relayHeaders(): Readonly<IncomingHttpHeaders> | null {
+    return this.#session === null ? null : this.#relayHeaders;
   }
 
   /** Round-trip time of the last answered keepalive ping of the current session, in milliseconds. */
@@ -152,6 +163,7 @@ export class TunnelClient {
     }
     session.on('stream', (stream: MuxStream) => this.#onStream(stream));
     this.#session = session;
+    this.#relayHeaders = duplex.upgradeHeaders;
     this.#logger.info('connected to relay', { url: redactUrl(url) });
 
     const closed = session.closed.then(async (err) => {

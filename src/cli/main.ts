@@ -3,10 +3,10 @@
  * AbortController of the process (SIGINT/SIGTERM), picks the log sink, and
  * maps errors to exit codes.
  */
-import { readFileSync } from 'node:fs';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import { ExitCode, type CliContext, UsageError } from './cli-context.js';
 import { createCliLogger, createLineBatcher, LOG_LEVELS, type LogLevel } from './log-sink.js';
+import { packageVersion } from '../shared/package-version.js';
 
 // Commands are loaded on demand, so `agent` does not load the relay, SQLite,
 // prom-client and jose (about 10 MiB of idle memory), nor `relay` the agent.
@@ -47,8 +47,7 @@ const COMMANDS: ReadonlySet<string> = new Set(['demo', 'relay', 'agent', 'token'
 
 /** `visiona-tunnel 0.1.0 (node v20.20.2)`: the package's version (src/ and dist/ both sit two levels below it). */
 export function versionLine(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return `visiona-tunnel ${pkg.version} (node ${process.version})\n`;
+  return `visiona-tunnel ${packageVersion()} (node ${process.version})\n`;
 }
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */

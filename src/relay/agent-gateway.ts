@@ -6,7 +6,8 @@
  * Revoking a token ends its live session within a second, whether the
  * revocation happened in this process or in another one (the CLI).
  */
-import { AGENT_VERSION_HEADER } from '../http/tunnel-headers.js';
+import { AGENT_VERSION_HEADER, RELAY_VERSION_HEADER } from '../http/tunnel-headers.js';
+import { packageVersion } from '../shared/package-version.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { Session } from '../mux/index.js';
@@ -75,6 +76,7 @@ export class AgentGateway {
       new WebSocketListener<AgentAuthContext>(server, {
         path: AGENT_CONNECT_PATH,
         authenticate: (req) => Promise.resolve(this.authenticate(req)),
+        upgradeHeaders: () => ({ [RELAY_VERSION_HEADER]: relayVersion() }),
         onConnection: (duplex, _req, context) => this.#onConnection(duplex, context),
         otherPaths: sharedWithVisitors ? 'ignore' : 'reject',
         logger: this.#logger,
@@ -228,7 +230,12 @@ function rejection(
   message: string,
   headers?: Record<string, string>,
 ): UpgradeAuthResult<AgentAuthContext> {
-  return { ok: false, status, body: { error: { code, message } }, ...(headers === undefined ? {} : { headers }) };
+  return { ok: false, status, body: { error: { code, message } }, headers: { ...headers, [RELAY_VERSION_HEADER]: relayVersion() } };
+}
+
+/** `visiona-tunnel/0.1.0`: tells our agent, on every answer to its connect request, that the relay is ours. */
+function relayVersion(): string {
+  return `visiona-tunnel/${packageVersion()}`;
 }
 
 /** The token from `Authorization: Bearer` (preferred) or the `token` query parameter. */

@@ -40,7 +40,7 @@ export interface DialWebSocketOptions {
  * `HandshakeTimeoutError` when the upgrade stalls, an `AbortError` when
  * `signal` aborts, a `HandshakeRejectedError` on a non-101 answer, and a
  * `TunnelError` 'ERR_TRANSPORT_DIAL_FAILED' (cause: the system error) when no
- * answer came at all. The URL's token never reaches a log or error message.
+ * answer came at all. The duplex carries the `101`'s headers (`upgradeHeaders`). The URL's token never reaches a log or error message.
  */
 export async function dialWebSocket(url: string | URL, options: DialWebSocketOptions = {}): Promise<WebSocketDuplex> {
   const handshakeTimeoutMs = requireInt('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000, 1);
@@ -64,6 +64,7 @@ export async function dialWebSocket(url: string | URL, options: DialWebSocketOpt
 
   return new Promise<WebSocketDuplex>((resolve, reject) => {
     let settled = false;
+    let upgradeHeaders: IncomingMessage['headers'] = {};
     const settle = (err: Error | undefined): void => {
       if (settled) return;
       settled = true;
@@ -71,10 +72,11 @@ export async function dialWebSocket(url: string | URL, options: DialWebSocketOpt
       removeAbort();
       ws.off('open', onOpen);
       ws.off('unexpected-response', onUnexpectedResponse);
+      ws.off('upgrade', onUpgrade);
       if (err === undefined) {
         ws.off('error', onError);
         try {
-          resolve(new WebSocketDuplex(ws, options.duplex));
+          resolve(new WebSocketDuplex(ws, { ...options.duplex, upgradeHeaders }));
         } catch (e) {
           ws.terminate();
           reject(e as Error);
@@ -87,6 +89,9 @@ export async function dialWebSocket(url: string | URL, options: DialWebSocketOpt
       reject(err);
     };
     const onOpen = (): void => settle(undefined);
+    const onUpgrade = (res: IncomingMessage): void => {
+      upgradeHeaders = res.headers;
+    };
     const onError = (err: Error): void =>
       settle(new TunnelError('ERR_TRANSPORT_DIAL_FAILED', `WebSocket dial failed: ${err.message} (url: ${safeUrl})`, { cause: err }));
     const onUnexpectedResponse = (_req: unknown, res: IncomingMessage): void => {
@@ -97,6 +102,7 @@ export async function dialWebSocket(url: string | URL, options: DialWebSocketOpt
 
     const timer = clock.setTimeout(() => settle(new HandshakeTimeoutError(handshakeTimeoutMs)), handshakeTimeoutMs);
     const removeAbort = onAbort(options.signal, settle);
+    ws.on('upgrade', onUpgrade);
     ws.on('open', onOpen);
     ws.on('error', onError);
     ws.on('unexpected-response', onUnexpectedResponse);

@@ -8,6 +8,7 @@
  * A WebSocket has no half-close: `end()` flushes, sends close 1000 and the
  * peer answers with its own close, after which neither side can send.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { Duplex, Writable } from 'node:stream';
 import { WebSocket } from './ws-module.js';
 import { systemClock, type Clock } from '../shared/clock.js';
@@ -25,6 +26,8 @@ export interface WebSocketDuplexOptions {
   maxMessageBytes?: number;
   /** Timers for `closeGracefully`. */
   clock?: Clock;
+  /** Headers of the peer's `101` answer (set by the dialer; empty on the accepting side). */
+  upgradeHeaders?: Readonly<IncomingHttpHeaders>;
 }
 
 /** Resolved `WebSocketDuplex` settings. */
@@ -62,6 +65,8 @@ const COPY_THRESHOLD_BYTES = 16 * 1024;
 
 const noop = (): void => {};
 
+const EMPTY_HEADERS: Readonly<IncomingHttpHeaders> = Object.freeze({});
+
 /**
  * The TCP (or TLS) socket under a `ws` WebSocket: `ws` keeps it in `_socket`
  * (not part of its typed API, present in every ws 8 release). Undefined if a
@@ -98,6 +103,8 @@ export class WebSocketDuplex extends Duplex {
   readonly #socket: Writable | undefined;
   #closeCode: number | undefined;
   #closeReason: string | undefined;
+  /** Headers of the peer's `101` answer, when this end dialed (lower-case names, as Node parsed them); empty otherwise. */
+  readonly upgradeHeaders: Readonly<IncomingHttpHeaders>;
 
   /** Wraps `ws`, which must be OPEN; the duplex owns it from now on. */
   constructor(ws: WebSocket, options: WebSocketDuplexOptions = {}) {
@@ -111,6 +118,7 @@ export class WebSocketDuplex extends Duplex {
     this.#config = config;
     this.#clock = options.clock ?? systemClock;
     this.#socket = underlyingSocket(ws);
+    this.upgradeHeaders = options.upgradeHeaders ?? EMPTY_HEADERS;
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));

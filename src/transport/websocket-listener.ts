@@ -28,6 +28,8 @@ export interface WebSocketListenerOptions<T> {
   path: string;
   /** Decides before the upgrade; a throw answers 500. */
   authenticate: (req: IncomingMessage) => Promise<UpgradeAuthResult<T>>;
+  /** Extra headers for the `101` of an accepted upgrade (optional). */
+  upgradeHeaders?: (req: IncomingMessage, context: T) => Record<string, string>;
   /** Receives each accepted connection; the callee owns `duplex`. */
   onConnection: (duplex: WebSocketDuplex, req: IncomingMessage, context: T) => void;
   /** Upgrades for other paths: 'reject' answers 404; 'ignore' leaves them to another 'upgrade' listener. */
@@ -136,15 +138,46 @@ export class WebSocketListener<T> {
       return;
     }
     socket.off('error', onSocketError);
+    const extra = this.#options.upgradeHeaders?.(req, result.context);
+    const lines = extra === undefined ? [] : this.#headerLines(extra);
+    // ws emits 'headers' synchronously inside handleUpgrade: the listener sees this request's 101 only.
+    const onHeaders = (headers: string[]): void => {
+      headers.push(...lines);
+    };
+    if (lines.length > 0) this.#wss.on('headers', onHeaders);
+    try {
+      this.#upgrade(req, socket, head, result.context);
+    } finally {
+      this.#wss.off('headers', onHeaders);
+    }
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, context: T): void {
     this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const duplex = new WebSocketDuplex(ws, this.#options.duplex);
       try {
-        this.#options.onConnection(duplex, req, result.context);
+        this.#options.onConnection(duplex, req, context);
       } catch (err) {
         this.#logger.error('onConnection threw', { error: err instanceof Error ? err.message : String(err) });
         duplex.destroy();
       }
     });
+  }
+
+  /** `extra` as header lines, invalid names or values dropped with a warning. */
+  #headerLines(extra: Record<string, string>): string[] {
+    const lines: string[] = [];
+    for (const [name, value] of Object.entries(extra)) {
+      try {
+        validateHeaderName(name);
+        validateHeaderValue(name, value);
+      } catch {
+        this.#logger.warn('dropped an invalid upgrade header', { header: name });
+        continue;
+      }
+      lines.push(`${name}: ${value}`);
+    }
+    return lines;
   }
 
   #reject(socket: Duplex, status: number, body: object, headers: Record<string, string> = {}): void {

@@ -73,6 +73,18 @@ describe('Relay agent gateway', () => {
     assert.equal(byHeader.status, 101, 'Authorization: Bearer accepted');
   });
 
+  it('names itself with X-Tunnel-Relay-Version on the 101 and on every refusal', async (t) => {
+    const fx = await startRelay(t);
+    const token = await createAgentToken(fx.relay, 'edge-version');
+    const version = /^visiona-tunnel\/\d+\.\d+\.\d+/;
+    const accepted = await upgrade(fx.addresses.agent, `/tunnel/connect?token=${encodeURIComponent(token)}`);
+    assert.equal(accepted.status, 101, 'a valid token should be accepted');
+    assert.match(String(accepted.headers['x-tunnel-relay-version']), version, 'the 101 should name the relay');
+    const refused = await upgrade(fx.addresses.agent, '/tunnel/connect?token=bad');
+    assert.equal(refused.status, 401, 'a bad token should be refused');
+    assert.match(String(refused.headers['x-tunnel-relay-version']), version, 'the 401 should name the relay too');
+  });
+
   it('answers 429 with Retry-After once an address failed too often, yet still admits a valid token from it', async (t) => {
     const fx = await startRelay(t, { limits: { authRateLimit: { maxFailures: 3, windowMs: 60_000 } } });
     const token = await createAgentToken(fx.relay, 'edge-rl');
@@ -131,7 +143,8 @@ describe('Relay agent gateway', () => {
   it('our agent connects and is served by name', async (t) => {
     const fx = await startRelay(t);
     const origin = await startOrigin(t);
-    await connectAgent(t, fx, 'edge-named', origin.addr);
+    const agent = await connectAgent(t, fx, 'edge-named', origin.addr);
     assert.equal((await visit(fx.addresses, '/hello', { agent: 'edge-named' })).status, 200, 'served');
+    assert.match(String(agent.client.relayHeaders?.['x-tunnel-relay-version']), /^visiona-tunnel\//, "the agent should keep the relay's 101 headers");
   });
 });

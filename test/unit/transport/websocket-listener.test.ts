@@ -101,6 +101,26 @@ describe('WebSocketListener', () => {
     assert.equal((await readBytes(conn.duplex, 4)).toString(), 'ping', 'bytes should flow to the accepted duplex');
   });
 
+  it('adds the upgradeHeaders hook headers to the 101, which the dialer keeps on the duplex', async (t) => {
+    const seenContexts: AgentContext[] = [];
+    const { base } = await startListener(t, {
+      upgradeHeaders: (_req, context) => {
+        seenContexts.push(context);
+        return { 'X-Tunnel-Test': `for ${context.agentId}`, 'Bad Name': 'x' };
+      },
+    });
+    const client = await dialWebSocket(`${base}/tunnel/connect?token=good`);
+    t.after(() => client.destroy());
+    assert.equal(client.upgradeHeaders['x-tunnel-test'], 'for agent-1', 'the hook header should reach the dialer');
+    assert.equal(client.upgradeHeaders['bad name'], undefined, 'an invalid header name should be dropped');
+    assert.equal(client.upgradeHeaders.upgrade, 'websocket', "ws's own 101 headers should still be there");
+    assert.deepEqual(seenContexts, [{ agentId: 'agent-1' }], 'the hook should get the auth context once');
+    const second = await dialWebSocket(`${base}/tunnel/connect?token=good`);
+    t.after(() => second.destroy());
+    assert.equal(second.upgradeHeaders['x-tunnel-test'], 'for agent-1', 'each 101 should carry its own copy, not an accumulation');
+    assert.equal(seenContexts.length, 2, 'the hook should run once per upgrade');
+  });
+
   it('answers 404 to upgrades on other paths', async (t) => {
     const { base, accepted } = await startListener(t);
     const err = await rejectionOf(dialWebSocket(`${base}/elsewhere?token=good`));
