@@ -116,30 +116,30 @@ export class AdminApi {
     this.#tokenDigest = options.adminToken === null ? null : digest(options.adminToken.reveal());
     options.registry.on('disconnect', this.#onDisconnect);
     this.#routes = [
-      route('api/agents', { GET: () => ok(this.#listAgents()) }),
-      route('api/agents/:', { GET: (_r, [name]) => ok(this.#agentView(name as string)), DELETE: (_r, [name]) => this.#deleteAgent(name as string) }),
+      route('api/agents', { GET: async () => ok(await this.#listAgents()) }),
+      route('api/agents/:', { GET: async (_r, [name]) => ok(await this.#agentView(name as string)), DELETE: (_r, [name]) => this.#deleteAgent(name as string) }),
       route('api/agents/:/kick', { POST: (_r, [name], q) => this.#kick(name as string, q) }),
       route('api/agents/:/tokens', {
-        GET: (_r, [name]) => ok({ tokens: this.#tokensOf(name as string) }),
+        GET: async (_r, [name]) => ok({ tokens: await this.#tokensOf(name as string) }),
         POST: (req, [name]) => this.#createToken(req, name as string),
       }),
-      route('api/tokens', { GET: (_r, _p, q) => ok({ tokens: this.#listTokens(q.get('agent') ?? undefined) }) }),
+      route('api/tokens', { GET: async (_r, _p, q) => ok({ tokens: await this.#listTokens(q.get('agent') ?? undefined) }) }),
       route('api/tokens/:', { DELETE: (_r, [id]) => this.#revokeToken(id as string) }),
       route('api/agents/:/access', {
-        GET: (_r, [name]) => ok(this.#accessView(name as string)),
+        GET: async (_r, [name]) => ok(await this.#accessView(name as string)),
         PUT: (req, [name]) => this.#setPolicy(req, name as string),
       }),
       route('api/agents/:/access/users/:', {
         PUT: (req, [name, user]) => this.#setBasicUser(req, name as string, user as string),
-        DELETE: (_r, [name, user]) => {
-          this.#o.accessPolicies.removeBasicUser(name as string, user as string);
+        DELETE: async (_r, [name, user]) => {
+          await this.#o.accessPolicies.removeBasicUser(name as string, user as string);
           return ok({ agent: name, username: user, removed: true });
         },
       }),
       route('api/agents/:/access/tokens', { POST: (req, [name]) => this.#createVisitorToken(req, name as string) }),
       route('api/agents/:/access/tokens/:', {
-        DELETE: (_r, [name, id]) => {
-          this.#o.accessPolicies.removeVisitorToken(name as string, id as string);
+        DELETE: async (_r, [name, id]) => {
+          await this.#o.accessPolicies.removeVisitorToken(name as string, id as string);
           return ok({ agent: name, tokenId: id, removed: true });
         },
       }),
@@ -243,9 +243,9 @@ export class AdminApi {
     );
   }
 
-  #listAgents(): { agents: AdminAgentView[] } {
+  async #listAgents(): Promise<{ agents: AdminAgentView[] }> {
     const { tokens, registry } = this.#o;
-    const infos = new Map(tokens.listAgents().map((a) => [a.name, a]));
+    const infos = new Map((await tokens.listAgents()).map((a) => [a.name, a]));
     const names = new Set(infos.keys());
     for (const c of registry.connections()) names.add(c.agentName);
     const byName = groupConnections(registry.connections());
@@ -253,8 +253,8 @@ export class AdminApi {
     return { agents };
   }
 
-  #agentView(name: string): AdminAgentView {
-    const info = this.#o.tokens.getAgent(name);
+  async #agentView(name: string): Promise<AdminAgentView> {
+    const info = await this.#o.tokens.getAgent(name);
     const connections = this.#o.registry.connections().filter((c) => c.agentName === name);
     if (info === undefined && connections.length === 0) throw new StoreNotFoundError('agent', name);
     return this.#view(name, info, connections);
@@ -284,18 +284,18 @@ export class AdminApi {
     };
   }
 
-  #deleteAgent(name: string): Reply {
-    const result = this.#o.tokens.deleteAgent(name);
+  async #deleteAgent(name: string): Promise<Reply> {
+    const result = await this.#o.tokens.deleteAgent(name);
     this.#o.logger.info('agent deleted by admin', { agent: name, revokedTokens: result.revokedTokenIds.length });
     return ok({ agent: name, deleted: true, revokedTokenIds: result.revokedTokenIds });
   }
 
-  #kick(name: string, query: URLSearchParams): Reply {
+  async #kick(name: string, query: URLSearchParams): Promise<Reply> {
     const graceMs = parseGraceMs(query.get('graceMs'));
     const { registry, tokens, logger } = this.#o;
     const connections = registry.connections().filter((c) => c.agentName === name);
     if (connections.length === 0) {
-      if (tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+      if ((await tokens.getAgent(name)) === undefined) throw new StoreNotFoundError('agent', name);
       throw new AdminRequestError(409, 'ERR_RELAY_AGENT_OFFLINE', `The agent is not connected (got: ${JSON.stringify(name)})`);
     }
     for (const c of connections) {
@@ -307,49 +307,51 @@ export class AdminApi {
     return ok({ agent: name, kicked: connections.length, connectionIds });
   }
 
-  #tokensOf(name: string): ReturnType<typeof tokenView>[] {
-    if (this.#o.tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+  async #tokensOf(name: string): Promise<ReturnType<typeof tokenView>[]> {
+    if ((await this.#o.tokens.getAgent(name)) === undefined) throw new StoreNotFoundError('agent', name);
     return this.#listTokens(name);
   }
 
-  #listTokens(agent: string | undefined): ReturnType<typeof tokenView>[] {
-    return this.#o.tokens.listTokens(agent).map(tokenView);
+  async #listTokens(agent: string | undefined): Promise<ReturnType<typeof tokenView>[]> {
+    return (await this.#o.tokens.listTokens(agent)).map(tokenView);
   }
 
   async #createToken(req: IncomingMessage, name: string): Promise<Reply> {
     const body = optionalObject(await readJsonBody(req));
     const label = optionalString(body, 'label');
     const { tokens } = this.#o;
-    tokens.ensureAgent(name);
-    const created = tokens.createToken(name, label === undefined ? {} : { label });
+    await tokens.ensureAgent(name);
+    const created = await tokens.createToken(name, label === undefined ? {} : { label });
     // The only copy of the secret: in this response, never in a log.
     return { status: 201, body: { agent: name, tokenId: created.tokenId, token: created.token.reveal() } };
   }
 
-  #revokeToken(id: string): Reply {
+  async #revokeToken(id: string): Promise<Reply> {
     const { tokens } = this.#o;
     // Only token ids here: `revokeToken` would also take an agent name and revoke all of its tokens.
-    if (!TOKEN_ID_PATTERN.test(id) || !tokens.listTokens().some((t) => t.tokenId === id)) throw new StoreNotFoundError('token', id);
-    const result = tokens.revokeToken(id);
+    if (!TOKEN_ID_PATTERN.test(id) || !(await tokens.listTokens()).some((t) => t.tokenId === id)) throw new StoreNotFoundError('token', id);
+    const result = await tokens.revokeToken(id);
     return ok({ tokenId: id, revoked: true, revokedTokenIds: result.revokedTokenIds });
   }
 
-  #accessView(name: string): Record<string, unknown> {
+  async #accessView(name: string): Promise<Record<string, unknown>> {
     const { accessPolicies } = this.#o;
-    const policy = accessPolicies.getPolicyConfig(name);
+    const policy = await accessPolicies.getPolicyConfig(name);
     if (policy === undefined) throw new StoreNotFoundError('agent', name);
+    const users = await accessPolicies.listBasicUsers(name);
+    const visitorTokens = await accessPolicies.listVisitorTokens(name);
     return {
       agent: name,
       policy: redactAccessPolicy(policy),
-      basicUsers: accessPolicies.listBasicUsers(name).map((u) => ({ username: u.username, createdAt: iso(u.createdAtMs), updatedAt: iso(u.updatedAtMs) })),
-      visitorTokens: accessPolicies.listVisitorTokens(name).map((t) => ({ tokenId: t.tokenId, label: t.label, createdAt: iso(t.createdAtMs) })),
+      basicUsers: users.map((u) => ({ username: u.username, createdAt: iso(u.createdAtMs), updatedAt: iso(u.updatedAtMs) })),
+      visitorTokens: visitorTokens.map((t) => ({ tokenId: t.tokenId, label: t.label, createdAt: iso(t.createdAtMs) })),
     };
   }
 
   async #setPolicy(req: IncomingMessage, name: string): Promise<Reply> {
     const body = await readJsonBody(req);
     if (body === undefined) throw new AdminRequestError(400, 'ERR_ADMIN_BAD_REQUEST', 'A JSON access policy is required, e.g. {"mode":"public"}');
-    if (this.#o.tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+    if ((await this.#o.tokens.getAgent(name)) === undefined) throw new StoreNotFoundError('agent', name);
     const policy = await this.#o.accessPolicies.setPolicy(name, body as Parameters<AccessPolicyStore['setPolicy']>[1]);
     return ok({ agent: name, policy: redactAccessPolicy(policy) });
   }
@@ -365,7 +367,7 @@ export class AdminApi {
   async #createVisitorToken(req: IncomingMessage, name: string): Promise<Reply> {
     const body = optionalObject(await readJsonBody(req));
     const label = optionalString(body, 'label');
-    const created = this.#o.accessPolicies.addVisitorToken(name, label === undefined ? {} : { label });
+    const created = await this.#o.accessPolicies.addVisitorToken(name, label === undefined ? {} : { label });
     return { status: 201, body: { agent: name, tokenId: created.tokenId, token: created.token.reveal() } };
   }
 }

@@ -21,7 +21,8 @@ import type { AuthRateLimiter } from './auth-rate-limiter.js';
 import { clientAddress } from './client-address.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './relay-config.js';
-import type { TokenRevocation, TokenStore } from './store/token-store.js';
+import { StoreUnavailableError } from './store/store-errors.js';
+import type { TokenRevocation, TokenStore, VerifiedAgentToken } from './store/token-store.js';
 
 /** The path agents connect to. */
 export const AGENT_CONNECT_PATH = '/tunnel/connect';
@@ -75,7 +76,7 @@ export class AgentGateway {
     this.#listeners.push(
       new WebSocketListener<AgentAuthContext>(server, {
         path: AGENT_CONNECT_PATH,
-        authenticate: (req) => Promise.resolve(this.authenticate(req)),
+        authenticate: (req) => this.authenticate(req),
         upgradeHeaders: () => ({ [RELAY_VERSION_HEADER]: relayVersion() }),
         onConnection: (duplex, _req, context) => this.#onConnection(duplex, context),
         otherPaths: sharedWithVisitors ? 'ignore' : 'reject',
@@ -103,20 +104,33 @@ export class AgentGateway {
     if (this.#stopRevocations !== undefined) return;
     const { tokens, limits } = this.#options;
     this.#removeRevokedListener = tokens.onRevoked((r) => this.#onRevoked(r));
-    this.#stopRevocations = tokens.startRevocationPolling({ intervalMs: limits.revocationPollIntervalMs });
+    this.#stopRevocations = tokens.watchRevocations({ intervalMs: limits.revocationPollIntervalMs });
   }
 
   /**
    * Decides on an upgrade before it happens: 503 while shutting down, 429
    * for an address over its failure budget, 401 for a missing, unknown or
-   * revoked token. A valid token is accepted even from a limited address, so
-   * one broken agent behind a shared NAT or proxy cannot lock out the others.
+   * revoked token, 503 when a networked store is down and the token is not
+   * known to this node. A valid token is accepted even from a limited
+   * address, so one broken agent behind a shared NAT or proxy cannot lock
+   * out the others.
    */
-  authenticate(req: IncomingMessage): UpgradeAuthResult<AgentAuthContext> {
+  async authenticate(req: IncomingMessage): Promise<UpgradeAuthResult<AgentAuthContext>> {
     const remoteAddress = clientAddress(req, this.#options.proxyTrust);
     if (!this.#accepting) return rejection(503, 'ERR_RELAY_SHUTTING_DOWN', 'The relay is shutting down', { 'Retry-After': '5' });
     const token = tokenOf(req);
-    const verified = token === undefined ? null : this.#verify(token);
+    let verified: VerifiedAgentToken | null = null;
+    if (token !== undefined) {
+      try {
+        verified = await this.#options.tokens.verifyToken(token);
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) {
+          this.#logger.warn('agent refused: the store is unavailable', { remote: remoteAddress });
+          return rejection(503, 'ERR_RELAY_STORE_UNAVAILABLE', 'The relay cannot check this token now', { 'Retry-After': '5' });
+        }
+        this.#logger.error('token verification failed', { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
     if (verified !== null) {
       return {
         ok: true,
@@ -157,17 +171,8 @@ export class AgentGateway {
     await Promise.all(this.#listeners.map((l) => l.close({ graceMs })));
   }
 
-  #verify(token: string): ReturnType<TokenStore['verifyToken']> {
-    try {
-      return this.#options.tokens.verifyToken(token);
-    } catch (err) {
-      this.#logger.error('token verification failed', { error: err instanceof Error ? err.message : String(err) });
-      return null;
-    }
-  }
-
   #onConnection(duplex: WebSocketDuplex, context: AgentAuthContext): void {
-    const { limits, registry, tokens, clock } = this.#options;
+    const { limits, clock } = this.#options;
     const logger = this.#logger.child({ agent: context.agentName });
     const session = new Session(duplex, {
       role: 'server',
@@ -181,8 +186,20 @@ export class AgentGateway {
       logger.warn('agent opened a stream; resetting it', { streamId: stream.id });
       stream.destroy();
     });
-    if (!this.#accepting || !tokens.isTokenActive(context.tokenId)) {
-      // Shut down or revoked while the upgrade was completing.
+    void this.#admit(session, context, logger);
+  }
+
+  /** Registers the session unless the relay shut down or the token was revoked while the upgrade was completing. */
+  async #admit(session: Session, context: AgentAuthContext, logger: Logger): Promise<void> {
+    const { registry, tokens, clock } = this.#options;
+    let active: boolean;
+    try {
+      active = await tokens.isTokenActive(context.tokenId);
+    } catch {
+      // The store is unreachable: the token was verified a moment ago.
+      active = true;
+    }
+    if (!this.#accepting || !active || session.isClosed) {
       void session.close({ graceMs: 0 });
       return;
     }

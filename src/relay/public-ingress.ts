@@ -28,6 +28,7 @@ import type { VisitorAccessChecker, VisitorAccessDenialCode, VisitorAccessGrante
 import type { AgentConnection, AgentRegistry } from './agent-registry.js';
 import { clientAddress } from './client-address.js';
 import { forwardHttpExchange } from './http-forwarder.js';
+import { openAgentStream } from './open-agent-stream.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './relay-config.js';
 import type { AccessPolicyStore } from './store/access-policy-store.js';
@@ -270,24 +271,15 @@ export class PublicIngress {
       if (connection === undefined) {
         return { kind: 'error', info: { status: 502, code: 'ERR_RELAY_AGENT_OFFLINE', message: 'The device is offline' } };
       }
-      if (connection.activeStreams >= limits.maxStreamsPerAgent) return busy();
-      let stream: MuxStream;
-      try {
-        stream = connection.session.openStream();
-      } catch (err) {
-        if (err instanceof TunnelError && err.code === 'ERR_MUX_STREAMS_EXHAUSTED') return busy();
+      const opening = openAgentStream(connection, limits.maxStreamsPerAgent);
+      if (opening.kind === 'busy') return busy();
+      if (opening.kind === 'closing') {
         // The session is closing (replaced, GoAway, dead): wait for the next one.
         failed.add(connection);
         continue;
       }
+      const { stream } = opening;
       const owner = connection;
-      owner.activeStreams += 1;
-      owner.requestsForwarded += 1;
-      // Stream errors surface through the HTTP client or the pipes; this one only keeps them from being unhandled.
-      stream.on('error', () => {});
-      stream.once('close', () => {
-        owner.activeStreams -= 1;
-      });
       return { kind: 'forward', connection: owner, stream };
     }
   }

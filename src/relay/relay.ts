@@ -1,7 +1,8 @@
 /**
  * The relay: an agent listener (`GET /tunnel/connect`), a public listener for
  * visitors (the agent listener serves both when no public listener is
- * configured), an optional admin listener, the SQLite token store, and a
+ * configured), an optional admin listener, the token store (SQLite, or
+ * PostgreSQL shared by a cluster's nodes), and a
  * graceful shutdown that lets in-flight requests and upgrades finish.
  */
 import { once } from 'node:events';
@@ -20,7 +21,7 @@ import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
 import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
-import { openRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
+import { createRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
 
 /** Where the relay's listeners are bound (`host:port`, IPv6 hosts in brackets), and the URLs to give out. */
 export interface RelayAddresses {
@@ -59,7 +60,8 @@ export class Relay {
   readonly registry: AgentRegistry;
   /** Prometheus metrics (served at `/metrics` on the admin listener). */
   readonly metrics: RelayMetrics;
-  readonly #store: RelayStore;
+  /** The store itself: its backend, health, and (PostgreSQL) change log. */
+  readonly store: RelayStore;
   readonly #logger: Logger;
   readonly #gateway: AgentGateway;
   readonly #ingress: PublicIngress;
@@ -71,14 +73,18 @@ export class Relay {
   #addresses: RelayAddresses | undefined;
   #closing: Promise<void> | undefined;
 
-  /** Validates `options` (throws `ConfigError`) and opens the store (throws `StoreError`); binds nothing yet. */
+  /**
+   * Validates `options` (throws `ConfigError`) and creates the store: an
+   * SQLite file is opened here (throws `StoreError`), a PostgreSQL store
+   * connects in `listen()`. Binds nothing yet.
+   */
   constructor(options: RelayOptions) {
     this.config = resolveRelayConfig(options);
     const { limits, logger, clock } = this.config;
     this.#logger = logger;
-    this.#store = openRelayStore(this.config.dbPath, { clock, logger: logger.child({ component: 'store' }) });
-    this.tokens = this.#store.tokens;
-    this.accessPolicies = this.#store.access;
+    this.store = createRelayStore(this.config.dbPath, { clock, logger: logger.child({ component: 'store' }) });
+    this.tokens = this.store.tokens;
+    this.accessPolicies = this.store.access;
     this.registry = new AgentRegistry({ replacedSessionGraceMs: limits.replacedSessionGraceMs, logger, clock });
     this.metrics = new RelayMetrics({ registry: this.registry, processMetrics: this.config.processMetrics });
     this.#gateway = new AgentGateway({
@@ -154,6 +160,7 @@ export class Relay {
   }
 
   async #listen(): Promise<RelayAddresses> {
+    await this.store.open();
     const agent = await bind(this.#agentServer, this.config.agentListen);
     const pub = this.#publicServer === null ? agent : await bind(this.#publicServer, this.config.publicListen as ListenAddress);
     const admin = this.#adminServer === null ? undefined : await bind(this.#adminServer, this.config.adminListen as ListenAddress);
@@ -219,7 +226,7 @@ export class Relay {
     }
     this.#adminApi?.close();
     this.metrics.close();
-    this.#store.close();
+    await this.store.close();
     this.#logger.info('relay closed');
   }
 
