@@ -6,7 +6,7 @@
  * Revoking a token ends its live session within a second, whether the
  * revocation happened in this process or in another one (the CLI).
  */
-import { AGENT_VERSION_HEADER, RELAY_VERSION_HEADER } from '../http/tunnel-headers.js';
+import { AGENT_INSTANCE_HEADER, AGENT_LINK_HEADER, AGENT_VERSION_HEADER, RELAY_NODE_HEADER, RELAY_VERSION_HEADER } from '../http/tunnel-headers.js';
 import { packageVersion } from '../shared/package-version.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -36,6 +36,10 @@ export interface AgentAuthContext {
   tokenId: string;
   remoteAddress: string;
   agentVersion: string | undefined;
+  /** `X-Tunnel-Agent-Instance`, when well-formed. */
+  instanceId: string | undefined;
+  /** `X-Tunnel-Link` (0 when absent or malformed). */
+  linkIndex: number;
 }
 
 /** What the gateway needs. */
@@ -47,6 +51,8 @@ export interface AgentGatewayOptions {
   proxyTrust: ProxyTrust;
   /** Counts refused authentications (optional). */
   metrics?: RelayMetrics;
+  /** In a cluster: this node's id, sent back on the 101 (`X-Tunnel-Node`). */
+  nodeId?: string;
   logger: Logger;
   clock: Clock;
 }
@@ -65,10 +71,12 @@ export class AgentGateway {
   #accepting = true;
   #stopRevocations: (() => void) | undefined;
   #removeRevokedListener: (() => void) | undefined;
+  readonly #upgradeHeaders: Record<string, string>;
 
   constructor(options: AgentGatewayOptions) {
     this.#options = options;
     this.#logger = options.logger;
+    this.#upgradeHeaders = { [RELAY_VERSION_HEADER]: relayVersion(), ...(options.nodeId === undefined ? {} : { [RELAY_NODE_HEADER]: options.nodeId }) };
   }
 
   /** Serves `GET /tunnel/connect` upgrades on `server`. */
@@ -77,7 +85,7 @@ export class AgentGateway {
       new WebSocketListener<AgentAuthContext>(server, {
         path: AGENT_CONNECT_PATH,
         authenticate: (req) => this.authenticate(req),
-        upgradeHeaders: () => ({ [RELAY_VERSION_HEADER]: relayVersion() }),
+        upgradeHeaders: () => this.#upgradeHeaders,
         onConnection: (duplex, _req, context) => this.#onConnection(duplex, context),
         otherPaths: sharedWithVisitors ? 'ignore' : 'reject',
         logger: this.#logger,
@@ -134,7 +142,14 @@ export class AgentGateway {
     if (verified !== null) {
       return {
         ok: true,
-        context: { agentName: verified.agentName, tokenId: verified.tokenId, remoteAddress, agentVersion: versionOf(req) },
+        context: {
+          agentName: verified.agentName,
+          tokenId: verified.tokenId,
+          remoteAddress,
+          agentVersion: versionOf(req),
+          instanceId: instanceOf(req),
+          linkIndex: linkOf(req),
+        },
       };
     }
     const { rateLimiter } = this.#options;
@@ -274,6 +289,20 @@ function versionOf(req: IncomingMessage): string | undefined {
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim().slice(0, MAX_AGENT_VERSION_LENGTH);
   return /^[\x20-\x7e]+$/.test(trimmed) ? trimmed : undefined;
+}
+
+/** The agent's instance id: 8-64 characters of [A-Za-z0-9_-], else undefined. */
+function instanceOf(req: IncomingMessage): string | undefined {
+  const value = req.headers[AGENT_INSTANCE_HEADER.toLowerCase()];
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(value) ? value : undefined;
+}
+
+/** The link index: 0-63, else 0. */
+function linkOf(req: IncomingMessage): number {
+  const value = req.headers[AGENT_LINK_HEADER.toLowerCase()];
+  if (typeof value !== 'string' || !/^\d{1,2}$/.test(value)) return 0;
+  const n = Number(value);
+  return n < 64 ? n : 0;
 }
 
 function pathOf(url: string | undefined): string {

@@ -21,7 +21,8 @@ import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
 import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
-import { createRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
+import { ClusterNode } from './cluster/cluster-node.js';
+import { createRelayStore, PostgresRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
 
 /** Where the relay's listeners are bound (`host:port`, IPv6 hosts in brackets), and the URLs to give out. */
 export interface RelayAddresses {
@@ -31,6 +32,10 @@ export interface RelayAddresses {
   public: string;
   /** The admin listener, when configured. */
   admin?: string;
+  /** A cluster node's peer listener. */
+  peer?: string;
+  /** A cluster node's id. */
+  nodeId?: string;
   /** What agents dial: `ws(s)://<agent>/tunnel/connect`. */
   agentUrl: string;
   /** Base URL of the public listener: `http(s)://<public>`. */
@@ -60,6 +65,8 @@ export class Relay {
   readonly registry: AgentRegistry;
   /** Prometheus metrics (served at `/metrics` on the admin listener). */
   readonly metrics: RelayMetrics;
+  /** This relay's cluster membership, or null for a single relay. */
+  readonly cluster: ClusterNode | null;
   /** The store itself: its backend, health, and (PostgreSQL) change log. */
   readonly store: RelayStore;
   readonly #logger: Logger;
@@ -87,7 +94,21 @@ export class Relay {
     this.accessPolicies = this.store.access;
     this.registry = new AgentRegistry({ replacedSessionGraceMs: limits.replacedSessionGraceMs, logger, clock });
     this.metrics = new RelayMetrics({ registry: this.registry, processMetrics: this.config.processMetrics });
+    const clusterConfig = this.config.cluster;
+    if (clusterConfig !== null && !(this.store instanceof PostgresRelayStore)) throw new Error('a cluster node needs a PostgreSQL store');
+    this.cluster =
+      clusterConfig === null
+        ? null
+        : new ClusterNode({
+            config: clusterConfig,
+            store: this.store as PostgresRelayStore,
+            registry: this.registry,
+            limits,
+            logger: logger.child({ component: 'cluster', nodeId: clusterConfig.nodeId }),
+            clock,
+          });
     this.#gateway = new AgentGateway({
+      ...(clusterConfig === null ? {} : { nodeId: clusterConfig.nodeId }),
       tokens: this.tokens,
       registry: this.registry,
       rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
@@ -106,6 +127,7 @@ export class Relay {
       limits,
       proxyTrust: this.config.proxyTrust,
       isTls: this.config.tls !== null,
+      ...(this.cluster === null ? {} : { remoteRouter: this.cluster }),
       metrics: this.metrics,
       logger: logger.child({ component: 'ingress' }),
       clock,
@@ -161,6 +183,7 @@ export class Relay {
 
   async #listen(): Promise<RelayAddresses> {
     await this.store.open();
+    const peer = this.cluster === null ? undefined : await this.cluster.start(null);
     const agent = await bind(this.#agentServer, this.config.agentListen);
     const pub = this.#publicServer === null ? agent : await bind(this.#publicServer, this.config.publicListen as ListenAddress);
     const admin = this.#adminServer === null ? undefined : await bind(this.#adminServer, this.config.adminListen as ListenAddress);
@@ -170,6 +193,7 @@ export class Relay {
       agent,
       public: pub,
       ...(admin === undefined ? {} : { admin }),
+      ...(peer === undefined || this.cluster === null ? {} : { peer, nodeId: this.cluster.config.nodeId }),
       agentUrl: `${tls ? 'wss' : 'ws'}://${agent}${AGENT_CONNECT_PATH}`,
       publicUrl: `${tls ? 'https' : 'http'}://${pub}`,
     };
@@ -205,17 +229,20 @@ export class Relay {
     const serversClosed = servers.map(closeServer);
     for (const s of servers) s.closeIdleConnections();
     this.registry.close();
+    // Leaving the cluster first removes this node's directory entries: the other nodes route elsewhere at once.
+    const clusterStopped = this.cluster?.stop(graceMs) ?? Promise.resolve();
 
     const sessions = this.registry.connections().map((c) => c.session.close({ graceMs }));
     let timer: ReturnType<typeof clock.setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = clock.setTimeout(resolve, graceMs);
     });
-    await Promise.race([Promise.all([...sessions, this.#ingress.drained()]), grace]);
+    await Promise.race([Promise.all([...sessions, this.#ingress.drained(), clusterStopped]), grace]);
     if (timer !== undefined) clock.clearTimeout(timer);
 
     for (const c of this.registry.connections()) c.session.destroy();
     this.#ingress.destroyUpgrades();
+    await clusterStopped;
     await this.#gateway.close({ graceMs: 0 });
     for (const s of servers) s.closeAllConnections();
     await Promise.all(serversClosed);

@@ -13,13 +13,12 @@ export function readLine(stream: Duplex, options: { maxBytes: number; timeoutMs:
   return new Promise((resolve, reject) => {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    let timer: TimerHandle | undefined;
     const cleanup = (): void => {
       stream.off('readable', onReadable);
       stream.off('end', onEnd);
       stream.off('close', onEnd);
       stream.off('error', onError);
-      if (timer !== undefined) options.clock.clearTimeout(timer);
+      options.clock.clearTimeout(timer);
     };
     const fail = (message: string): void => {
       cleanup();
@@ -57,7 +56,7 @@ export function readLine(stream: Duplex, options: { maxBytes: number; timeoutMs:
       cleanup();
       reject(new TunnelError('ERR_CLUSTER_PEER_PROTOCOL', `the stream failed before the line (reading: ${options.what})`, { cause: err }));
     };
-    timer = options.clock.setTimeout(() => fail(`no line within ${options.timeoutMs}ms`), options.timeoutMs);
+    const timer: TimerHandle = options.clock.setTimeout(() => fail(`no line within ${options.timeoutMs}ms`), options.timeoutMs);
     timer.unref?.();
     stream.on('readable', onReadable);
     stream.once('end', onEnd);

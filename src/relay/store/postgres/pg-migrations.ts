@@ -90,6 +90,8 @@ INSERT INTO store_meta (id, pruned_through) VALUES (1, 0);
 -- Relay nodes of a cluster: each renews its lease; readers trust a node while its lease is current.
 CREATE TABLE relay_nodes (
   node_id           text PRIMARY KEY,
+  -- Random per process start: tells two processes claiming the same node id apart.
+  incarnation       text NOT NULL,
   peer_address      text,
   public_url        text,
   state             text NOT NULL CHECK (state IN ('ready', 'draining', 'stopped')),
