@@ -18,6 +18,8 @@
  * - `GET|PUT /api/agents/:name/access`
  * - `PUT|DELETE /api/agents/:name/access/users/:username` (`{"password": "..."}`)
  * - `POST /api/agents/:name/access/tokens`, `DELETE /api/agents/:name/access/tokens/:id`
+ * - `GET /api/conflicts` (agents whose link two running instances fight over)
+ * - `GET /api/cluster` (a cluster node: the nodes, peer links and directory as it sees them)
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -47,6 +49,9 @@ import type { AuthFailureReason, RelayMetrics } from './metrics.js';
 import type { AccessPolicyStore } from './store/access-policy-store.js';
 import { StoreNotFoundError } from './store/store-errors.js';
 import type { AgentInfo, AgentTokenInfo, TokenStore } from './store/token-store.js';
+import type { StoreHealth } from './store/relay-store.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
+import type { AgentConflict, InstanceConflicts } from './instance-conflicts.js';
 
 /** Longest kick grace accepted, in ms. */
 export const ADMIN_MAX_KICK_GRACE_MS = 60_000;
@@ -65,8 +70,23 @@ export interface AdminApiOptions {
   isReady: () => boolean;
   /** Failed admin authentications per address. */
   rateLimiter: AuthRateLimiter;
+  /** The store's health, shown by `/readyz` (a store outage degrades the relay, it does not stop it). */
+  storeHealth?: () => StoreHealth;
+  /** Agents whose link two running instances fight over. */
+  conflicts?: InstanceConflicts;
+  /** A cluster node's view of the cluster. */
+  cluster?: ClusterNode | null;
   logger: Logger;
   clock: Clock;
+}
+
+/** An agent link as the admin API shows it (a cluster's directory). */
+export interface AdminLinkView {
+  node: string;
+  link: number;
+  epoch: number;
+  /** Held by the node answering. */
+  local: boolean;
 }
 
 /** An agent as the admin API lists it. Times are ISO 8601; counters are those of the current session. */
@@ -96,6 +116,12 @@ export interface AdminAgentView {
   activeTokens: number;
   createdAt: string | null;
   lastTokenUseAt: string | null;
+  /** The instance id the agent announced (our agents; null for the Go agent). */
+  instanceId: string | null;
+  /** Set while two running instances fight over the agent's link. */
+  conflict: AgentConflict | null;
+  /** In a cluster: every link of the agent in the directory, on any node (empty for a single relay). */
+  links: AdminLinkView[];
 }
 
 const TOKEN_ID_PATTERN = /^[0-9a-f]{16}$/;
@@ -137,6 +163,8 @@ export class AdminApi {
         },
       }),
       route('api/agents/:/access/tokens', { POST: (req, [name]) => this.#createVisitorToken(req, name as string) }),
+      route('api/conflicts', { GET: () => ok({ conflicts: (this.#o.conflicts?.conflicts() ?? []).map(conflictView) }) }),
+      route('api/cluster', { GET: () => ok({ cluster: this.#o.cluster?.status() ?? null }) }),
       route('api/agents/:/access/tokens/:', {
         DELETE: async (_r, [name, id]) => {
           await this.#o.accessPolicies.removeVisitorToken(name as string, id as string);
@@ -188,7 +216,14 @@ export class AdminApi {
       if (!isRead) throw methodNotAllowed(['GET', 'HEAD']);
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       const ready = this.#o.isReady();
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', agents: this.#o.registry.size });
+      const cluster = this.#o.cluster;
+      return sendJson(res, ready ? 200 : 503, {
+        status: ready ? 'ready' : 'not ready',
+        agents: this.#o.registry.size,
+        // A store outage is reported, not failed on: the relay keeps serving what it holds in memory.
+        store: this.#o.storeHealth?.() ?? 'up',
+        ...(cluster === null || cluster === undefined ? {} : { node: cluster.config.nodeId, nodeState: cluster.nodes.state }),
+      });
     }
     if (path === '/metrics') {
       if (!this.#o.metricsPublic) this.#authorize(req);
@@ -263,10 +298,19 @@ export class AdminApi {
   #view(name: string, info: AgentInfo | undefined, connections: AgentConnection[]): AdminAgentView {
     const current = connections.find((c) => !c.isReplaced && !c.session.isClosed);
     const offlineSinceMs = this.#offlineSinceMs.get(name);
+    const cluster = this.#o.cluster;
+    const links: AdminLinkView[] =
+      cluster === null || cluster === undefined
+        ? []
+        : cluster.directory
+            .linksOf(name)
+            .filter((l) => cluster.nodes.isServing(l.nodeId))
+            .map((l) => ({ node: l.nodeId, link: l.linkIndex, epoch: l.epoch, local: l.nodeId === cluster.config.nodeId }));
+    const conflict = this.#o.conflicts?.conflictOf(name);
     return {
       name,
       registered: info !== undefined,
-      online: current !== undefined,
+      online: current !== undefined || links.length > 0,
       since: current !== undefined ? iso(current.connectedAtMs) : offlineSinceMs === undefined ? null : iso(offlineSinceMs),
       remoteAddress: current?.remoteAddress ?? null,
       version: current?.agentVersion ?? null,
@@ -281,6 +325,9 @@ export class AdminApi {
       activeTokens: info?.activeTokenCount ?? 0,
       createdAt: info === undefined ? null : iso(info.createdAtMs),
       lastTokenUseAt: info === undefined || info.lastUsedAtMs === null ? null : iso(info.lastUsedAtMs),
+      instanceId: current?.instanceId ?? null,
+      conflict: conflict === undefined ? null : conflictView(conflict),
+      links,
     };
   }
 
@@ -370,6 +417,10 @@ export class AdminApi {
     const created = await this.#o.accessPolicies.addVisitorToken(name, label === undefined ? {} : { label });
     return { status: 201, body: { agent: name, tokenId: created.tokenId, token: created.token.reveal() } };
   }
+}
+
+function conflictView(c: AgentConflict): AgentConflict & { first: string; last: string } {
+  return { ...c, first: iso(c.firstAtMs), last: iso(c.lastAtMs) };
 }
 
 function digest(text: string): Buffer {

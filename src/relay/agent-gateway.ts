@@ -18,6 +18,7 @@ import type { Logger } from '../shared/logger.js';
 import { WebSocketListener, type UpgradeAuthResult, type WebSocketDuplex } from '../transport/index.js';
 import { AgentConnection, type AgentRegistry } from './agent-registry.js';
 import type { AuthRateLimiter } from './auth-rate-limiter.js';
+import type { InstanceConflicts } from './instance-conflicts.js';
 import { clientAddress } from './client-address.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './relay-config.js';
@@ -53,6 +54,8 @@ export interface AgentGatewayOptions {
   metrics?: RelayMetrics;
   /** In a cluster: this node's id, sent back on the 101 (`X-Tunnel-Node`). */
   nodeId?: string;
+  /** Refuses the instance that lost a fight over an agent's link, while it lasts. */
+  conflicts?: InstanceConflicts;
   logger: Logger;
   clock: Clock;
 }
@@ -140,6 +143,13 @@ export class AgentGateway {
       }
     }
     if (verified !== null) {
+      const instanceId = instanceOf(req);
+      if (this.#options.conflicts?.shouldRefuse(verified.agentName, instanceId) === true) {
+        this.#logger.warn('agent refused: another running instance holds its link', { agent: verified.agentName, remote: remoteAddress, instanceId });
+        return rejection(409, 'ERR_RELAY_AGENT_CONFLICT', 'Another running instance of this agent holds its link (is one token used on two devices?)', {
+          'Retry-After': '30',
+        });
+      }
       return {
         ok: true,
         context: {
@@ -147,7 +157,7 @@ export class AgentGateway {
           tokenId: verified.tokenId,
           remoteAddress,
           agentVersion: versionOf(req),
-          instanceId: instanceOf(req),
+          instanceId,
           linkIndex: linkOf(req),
         },
       };

@@ -16,7 +16,9 @@ import { requireInt } from '../shared/validate.js';
 import { VisitorAccessChecker } from './access/index.js';
 import { AdminApi } from './admin-api.js';
 import { AGENT_CONNECT_PATH, AgentGateway } from './agent-gateway.js';
-import { AgentRegistry } from './agent-registry.js';
+import { AgentRegistry, type AgentConnection } from './agent-registry.js';
+import { InstanceConflicts } from './instance-conflicts.js';
+import { relayStateFamilies } from './relay-state-metrics.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
@@ -67,6 +69,8 @@ export class Relay {
   readonly metrics: RelayMetrics;
   /** This relay's cluster membership, or null for a single relay. */
   readonly cluster: ClusterNode | null;
+  /** Agents whose link two running instances take from each other. */
+  readonly conflicts: InstanceConflicts;
   /** The store itself: its backend, health, and (PostgreSQL) change log. */
   readonly store: RelayStore;
   readonly #logger: Logger;
@@ -94,6 +98,7 @@ export class Relay {
     this.accessPolicies = this.store.access;
     this.registry = new AgentRegistry({ replacedSessionGraceMs: limits.replacedSessionGraceMs, logger, clock });
     this.metrics = new RelayMetrics({ registry: this.registry, processMetrics: this.config.processMetrics });
+    this.conflicts = new InstanceConflicts({ clock });
     const clusterConfig = this.config.cluster;
     if (clusterConfig !== null && !(this.store instanceof PostgresRelayStore)) throw new Error('a cluster node needs a PostgreSQL store');
     this.cluster =
@@ -104,11 +109,16 @@ export class Relay {
             store: this.store as PostgresRelayStore,
             registry: this.registry,
             limits,
+            conflicts: this.conflicts,
             logger: logger.child({ component: 'cluster', nodeId: clusterConfig.nodeId }),
             clock,
           });
+    // A single relay sees every takeover in its registry; a cluster node in the directory (all nodes').
+    if (this.cluster === null) this.registry.on('connect', (c: AgentConnection) => this.conflicts.noteHolder(c.agentName, c.instanceId));
+    this.metrics.addFamilies(...relayStateFamilies(this.store, this.conflicts, this.cluster));
     this.#gateway = new AgentGateway({
       ...(clusterConfig === null ? {} : { nodeId: clusterConfig.nodeId }),
+      conflicts: this.conflicts,
       tokens: this.tokens,
       registry: this.registry,
       rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
@@ -156,6 +166,9 @@ export class Relay {
             metricsPublic: this.config.adminMetricsPublic,
             isReady: () => this.#addresses !== undefined && this.#closing === undefined,
             rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
+            storeHealth: () => this.store.health,
+            conflicts: this.conflicts,
+            cluster: this.cluster,
             logger: logger.child({ component: 'admin' }),
             clock,
           });

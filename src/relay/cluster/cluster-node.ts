@@ -11,6 +11,7 @@
 import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentConnection, AgentRegistry } from '../agent-registry.js';
+import type { InstanceConflicts } from '../instance-conflicts.js';
 import type { RelayLimits } from '../relay-config.js';
 import type { PostgresRelayStore } from '../store/postgres/postgres-relay-store.js';
 import { formatHostPort, type ClusterConfig } from './cluster-config.js';
@@ -30,6 +31,8 @@ export interface ClusterNodeOptions {
   limits: Pick<RelayLimits, 'maxStreamsPerAgent' | 'replacedSessionGraceMs'>;
   /** Counts refused peer links (optional). */
   onPeerRefused?: (reason: string) => void;
+  /** Hears every link-up of the directory, to notice two running instances of one agent. */
+  conflicts?: InstanceConflicts;
   logger: Logger;
   clock: Clock;
 }
@@ -72,7 +75,10 @@ export class ClusterNode {
     const logger = options.logger;
     this.nodes = new NodeDirectory({ executor: store.executor, nodeId: config.nodeId, nodeLeaseMs: config.nodeLeaseMs, logger, clock });
     this.directory = new SessionDirectory({
-      onLinkUp: (link) => this.#onLinkUp(link),
+      onLinkUp: (link) => {
+        options.conflicts?.noteHolder(link.agentName, link.instanceId);
+        this.#onLinkUp(link);
+      },
       onReload: () => this.#reconcile(),
       clock,
     });
