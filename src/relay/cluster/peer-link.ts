@@ -83,7 +83,9 @@ export class PeerLink {
     try {
       const status = decodePeerAnswer(await readLine(stream, { maxBytes: MAX_PREAMBLE_LINE_BYTES, timeoutMs, clock: this.#clock, what: 'peer stream answer' }));
       if (status === 'ok') return { status, stream };
-      stream.destroy();
+      // The other node ended its side after the answer: end ours too (FIN, not RST).
+      stream.resume();
+      stream.end();
       return { status };
     } catch (err) {
       stream.destroy();
