@@ -48,6 +48,8 @@ export interface PublicIngressOptions {
   isTls: boolean;
   /** Counts every visitor request (optional). */
   metrics?: RelayMetrics;
+  /** Called with every finished visitor request or upgrade, after the access log line (the dashboard's activity). */
+  onRequestEnd?: (record: VisitorRequestRecord) => void;
   logger: Logger;
   clock: Clock;
 }
@@ -352,6 +354,7 @@ export class PublicIngress {
     };
     logVisitorRequest(this.#logger, record);
     this.#o.metrics?.recordRequest(record);
+    this.#o.onRequestEnd?.(record);
   }
 
   #begin(): void {

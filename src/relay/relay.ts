@@ -17,6 +17,8 @@ import { AdminApi } from './admin-api.js';
 import { AGENT_CONNECT_PATH, AgentGateway } from './agent-gateway.js';
 import { AgentRegistry } from './agent-registry.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
+import { DashboardServer } from './dashboard/dashboard-server.js';
+import { VisitorActivity } from './dashboard/visitor-activity.js';
 import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
 import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
@@ -59,6 +61,8 @@ export class Relay {
   readonly registry: AgentRegistry;
   /** Prometheus metrics (served at `/metrics` on the admin listener). */
   readonly metrics: RelayMetrics;
+  /** The operator dashboard of the admin listener; null without an admin listener or with `adminDashboard: false`. */
+  readonly dashboard: DashboardServer | null;
   readonly #store: RelayStore;
   readonly #logger: Logger;
   readonly #gateway: AgentGateway;
@@ -67,6 +71,7 @@ export class Relay {
   readonly #publicServer: AnyServer | null;
   readonly #adminServer: HttpServer | null;
   readonly #adminApi: AdminApi | null;
+  #dashboard: DashboardServer | null = null;
   #listening: Promise<RelayAddresses> | undefined;
   #addresses: RelayAddresses | undefined;
   #closing: Promise<void> | undefined;
@@ -81,6 +86,8 @@ export class Relay {
     this.accessPolicies = this.#store.access;
     this.registry = new AgentRegistry({ replacedSessionGraceMs: limits.replacedSessionGraceMs, logger, clock });
     this.metrics = new RelayMetrics({ registry: this.registry, processMetrics: this.config.processMetrics });
+    const hasDashboard = this.config.adminListen !== null && this.config.adminDashboard;
+    const activity = hasDashboard ? new VisitorActivity({ clock }) : null;
     this.#gateway = new AgentGateway({
       tokens: this.tokens,
       registry: this.registry,
@@ -101,6 +108,7 @@ export class Relay {
       proxyTrust: this.config.proxyTrust,
       isTls: this.config.tls !== null,
       metrics: this.metrics,
+      ...(activity === null ? {} : { onRequestEnd: activity.record }),
       logger: logger.child({ component: 'ingress' }),
       clock,
     });
@@ -130,9 +138,27 @@ export class Relay {
             rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
             logger: logger.child({ component: 'admin' }),
             clock,
+            ...(activity === null ? {} : { pages: (api: AdminApi) => this.#createDashboard(api, activity) }),
           });
+    this.dashboard = this.#dashboard;
     this.#adminServer =
       this.#adminApi === null ? null : createHttpServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: 60_000 }, this.#adminApi.handle);
+  }
+
+  #createDashboard(api: AdminApi, activity: VisitorActivity): DashboardServer {
+    const { config } = this;
+    this.#dashboard = new DashboardServer(api, {
+      registry: this.registry,
+      metrics: this.metrics,
+      activity,
+      adminToken: config.adminToken,
+      sessionTtlMs: config.adminSessionTtlMs,
+      proxyTrust: config.proxyTrust,
+      cluster: config.dashboardCluster ?? undefined,
+      logger: config.logger.child({ component: 'dashboard' }),
+      clock: config.clock,
+    });
+    return this.#dashboard;
   }
 
   /** The bound addresses, once `listen()` resolved. */

@@ -14,7 +14,7 @@ export const RELAY_HELP = `Usage:
   visiona-tunnel relay --agent-listen HOST:PORT [--public-listen HOST:PORT] [--admin-listen HOST:PORT]
                        --domain DOMAIN --db FILE [--config FILE]
                        [--tls-cert FILE --tls-key FILE] [--trust-proxy ADDR[,ADDR...]] [--grace-ms MS]
-                       [--admin-token-file FILE] [--admin-metrics-public]
+                       [--admin-token-file FILE] [--admin-metrics-public] [--admin-dashboard on|off]
 
 Accepts agents on GET /tunnel/connect (token as ?token= or Authorization:
 Bearer) and visitors at http(s)://AGENT.DOMAIN/ or /a/AGENT/. Without
@@ -26,7 +26,10 @@ The admin listener serves /healthz and /readyz to anyone; /metrics
 (Prometheus) and the admin API under /api/ need Authorization: Bearer with
 the admin token from --admin-token-file or VISIONA_TUNNEL_ADMIN_TOKEN (at
 least 16 characters). Without a token they answer 403;
---admin-metrics-public opens /metrics alone.
+--admin-metrics-public opens /metrics alone. A browser opening the admin
+listener's / gets the operator dashboard: log in with the admin token
+(exchanged for a session cookie), watch the fleet live, kick agents, revoke
+tokens, set access (--admin-dashboard off turns it off).
 
 Prints one JSON line on stdout once listening:
   {"event":"listening","agent":"HOST:PORT","public":"HOST:PORT","agentUrl":"ws://...","publicUrl":"http://..."}
