@@ -94,6 +94,8 @@ export class DashboardServer implements AdminPages {
   readonly #streamLimits: FleetEventStreamLimits;
   readonly #maxStreams: number;
   readonly #startedAt: string;
+  /** Streams admitted but still waiting for their first store read. */
+  #opening = 0;
   #closed = false;
 
   constructor(api: AdminApi, options: DashboardServerOptions) {
@@ -249,13 +251,17 @@ export class DashboardServer implements AdminPages {
     sendJson(res, 200, { authenticated: false });
   }
 
-  #events(req: IncomingMessage, res: ServerResponse, session: DashboardSession): void {
-    if (this.#streams.size >= this.#maxStreams) {
+  async #events(req: IncomingMessage, res: ServerResponse, session: DashboardSession): Promise<void> {
+    if (this.#streams.size + this.#opening >= this.#maxStreams) {
       throw new AdminRequestError(503, 'ERR_ADMIN_BUSY', `Too many dashboard event streams open (limit: ${this.#maxStreams})`, { 'Retry-After': '5' });
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
+    // Agents made by another process (the CLI) show up within the refresh interval; a page (re)opening reads now.
+    this.#opening += 1;
+    await this.model.refreshNow().finally(() => (this.#opening -= 1));
+    if (res.destroyed || this.#closed) return;
     const { clock } = this.#o;
     const stream = new FleetEventStream(
       res,
@@ -269,8 +275,6 @@ export class DashboardServer implements AdminPages {
     const open: OpenStream = { stream, sessionId: session.id, expiry };
     this.#streams.add(open);
     res.once('close', () => this.#endStream(open, 'closed'));
-    // Agents made by another process (the CLI) show up within the refresh interval; a page (re)opening reads now.
-    this.model.refreshSoon();
   }
 
   #endStream(open: OpenStream, reason: 'logged-out' | 'expired' | 'closed'): void {

@@ -112,7 +112,9 @@ export class FleetModel {
   readonly #offlineSinceMs = new Map<string, number>();
   readonly #listeners = new Set<FleetListener>();
   readonly #stale = new Set<string>();
-  #counts: FleetOverview['counts'] = { total: 0, online: 0, offline: 0, neverConnected: 0 };
+  /** Rows online and never connected, kept as rows change. */
+  #online = 0;
+  #neverConnected = 0;
   #flushTimer: TimerHandle | undefined;
   #sampleTimer: TimerHandle | undefined;
   #refreshTimer: TimerHandle | undefined;
@@ -194,7 +196,7 @@ export class FleetModel {
   overview(afterMs = -Infinity): FleetOverview {
     const { activity, metrics, clock } = this.#o;
     return {
-      counts: this.#counts,
+      counts: { total: this.#rows.size, online: this.#online, offline: this.#rows.size - this.#online, neverConnected: this.#neverConnected },
       traffic: activity.fleet.points(clock.now(), afterMs),
       errorsByCode: activity.errorsByCode(),
       authFailures: Object.fromEntries(metrics.authFailureCounts()),
@@ -206,6 +208,11 @@ export class FleetModel {
   subscribe(listener: FleetListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Reads the store now; resolves once the rows reflect it (never rejects: a failed read is logged). */
+  refreshNow(): Promise<void> {
+    return this.#refresh();
   }
 
   /** Reads the store again within `delayMs` (after a change made through the dashboard). */
@@ -252,11 +259,14 @@ export class FleetModel {
       if (after === undefined) {
         if (before !== undefined) {
           this.#rows.delete(name);
+          this.#tally(before, -1);
           removed.push(name);
         }
         continue;
       }
       if (before !== undefined && !rowsDiffer(before, after)) continue;
+      if (before !== undefined) this.#tally(before, -1);
+      this.#tally(after, 1);
       this.#rows.set(name, after);
       upserted.push(name);
     }
@@ -294,22 +304,15 @@ export class FleetModel {
     this.#sampleTimer = this.#o.clock.setTimeout(() => {
       this.#sampleTimer = undefined;
       this.#recompute([...this.#connections.keys()]);
-      this.#count();
       for (const l of this.#listeners) l.tick();
       this.#scheduleSample();
     }, this.#sampleIntervalMs);
     this.#sampleTimer.unref?.();
   }
 
-  #count(): void {
-    let online = 0;
-    let neverConnected = 0;
-    for (const row of this.#rows.values()) {
-      if (row.state === 'online') online += 1;
-      else if (row.neverConnected) neverConnected += 1;
-    }
-    const total = this.#rows.size;
-    this.#counts = { total, online, offline: total - online, neverConnected };
+  #tally(row: FleetRow, delta: 1 | -1): void {
+    if (row.state === 'online') this.#online += delta;
+    else if (row.neverConnected) this.#neverConnected += delta;
   }
 
   /** Reads every agent from the store (one read at a time; a request meanwhile runs once more after it). */
@@ -337,7 +340,6 @@ export class FleetModel {
     } catch (err) {
       this.#o.logger.warn('dashboard could not read the agents from the store', { error: err instanceof Error ? err.message : String(err) });
       this.#recompute([...this.#connections.keys()]);
-      this.#count();
       return;
     }
     if (this.#closed) return;
@@ -351,7 +353,6 @@ export class FleetModel {
     }
     for (const name of this.#connections.keys()) touched.add(name);
     this.#recompute(touched);
-    this.#count();
   }
 }
 
