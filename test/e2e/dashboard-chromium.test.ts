@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Relay } from '../../src/relay/index.js';
+import { Relay, type DashboardClusterSource } from '../../src/relay/index.js';
 import { Secret } from '../../src/shared/secret.js';
 import { ADMIN_TOKEN, startAdminRelay } from '../relay/admin-fixtures.js';
 import { BASE_DOMAIN, connectAgent, createAgentToken, startOrigin, visit, waitFor } from '../relay/relay-fixtures.js';
@@ -52,6 +52,7 @@ describe('Relay dashboard in headless Chromium', { skip }, () => {
     assert.equal(await row('edge-kiosk').locator('td').nth(3).textContent(), '127.0.0.1', 'remote address shown');
     await page.locator('#count-online', { hasText: '2' }).waitFor();
     await page.locator('#count-never', { hasText: '1' }).waitFor();
+    assert.equal(await page.locator('#cluster').count(), 0, 'no cluster strip for a single relay');
 
     // The cookie has no Path: it defaults to the login's folder, /dashboard/api.
     const cookies = await browser.cookies(`${adminUrl}dashboard/api/events`);
@@ -123,12 +124,23 @@ describe('Relay dashboard in headless Chromium', { skip }, () => {
 
     await first.close({ graceMs: 0 });
     await page.locator('#connection', { hasText: 'reconnecting' }).waitFor();
-    const second = new Relay({ ...options, adminListen: admin });
+    // The restarted relay runs in a cluster (a small in-test DashboardClusterSource): the strip appears.
+    const cluster: DashboardClusterSource = {
+      localNodeId: 'relay-a',
+      nodes: () => [
+        { id: 'relay-a', state: 'ready', agents: 1, isLocal: true, peerLinks: [{ node: 'relay-b', healthy: true, rttMs: 0.4 }] },
+        { id: 'relay-b', state: 'draining', agents: 0, peerLinks: [{ node: 'relay-a', healthy: false }] },
+      ],
+      onChange: () => () => {},
+    };
+    const second = new Relay({ ...options, adminListen: admin, dashboardCluster: cluster });
     t.after(() => second.close({ graceMs: 0 }));
     await second.listen();
     await page.locator('#banner', { hasText: 'Reconnected: the relay restarted' }).waitFor();
     await page.locator('#connection', { hasText: 'live' }).waitFor();
     await page.locator('tr[data-agent="edge-restart"]').waitFor();
+    await page.locator('#cluster [data-node="relay-b"] .pill', { hasText: 'draining' }).waitFor();
+    assert.match((await page.locator('#cluster [data-node="relay-b"]').textContent()) ?? '', /relay-a down/, 'the broken peer link shows');
     await page.screenshot({ path: artifactPath('dashboard-reconnected.png') });
     // While the relay was away the browser logged its failed reconnects; nothing else.
     assert.deepEqual(
