@@ -1,6 +1,7 @@
 // Lint rules, including the folder import rules of docs/architecture.md:
 // a folder may import only the folders listed for it.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /** Folders of src/ and the src/ folders each may import. */
@@ -50,6 +51,13 @@ export default tseslint.config(
   ...Object.keys(allowedImports).map(importRulesFor),
   {
     files: ['**/*.js', '**/*.mjs'],
+    ignores: ['src/relay/dashboard/web/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
+    // The dashboard's browser modules: plain ES modules run by the browser as written.
+    files: ['src/relay/dashboard/web/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: globals.browser },
+    rules: { 'no-console': 'error' },
   },
 );

@@ -43,6 +43,7 @@ import {
   type AdminReply as Reply,
   type AdminRoute as Route,
 } from './admin-http.js';
+import { liveAgentState, type AgentLiveState } from './agent-live-state.js';
 import type { AgentConnection, AgentRegistry } from './agent-registry.js';
 import type { AuthRateLimiter } from './auth-rate-limiter.js';
 import type { AuthFailureReason, RelayMetrics } from './metrics.js';
@@ -78,6 +79,8 @@ export interface AdminApiOptions {
   cluster?: ClusterNode | null;
   logger: Logger;
   clock: Clock;
+  /** Pages served on the same listener besides the API (the dashboard), made with this API. */
+  pages?: (api: AdminApi) => AdminPages;
 }
 
 /** An agent link as the admin API shows it (a cluster's directory). */
@@ -89,29 +92,23 @@ export interface AdminLinkView {
   local: boolean;
 }
 
-/** An agent as the admin API lists it. Times are ISO 8601; counters are those of the current session. */
-export interface AdminAgentView {
+/** Pages served on the admin listener besides the JSON API (the operator dashboard). */
+export interface AdminPages {
+  /** True for the paths (no trailing `/`, `/` for the root) it serves. */
+  handles(path: string): boolean;
+  /** Serves one request; an `AdminRequestError` or store error thrown is answered as the API answers it. */
+  serve(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;
+  /** The API changed the store (agents, tokens, access): what the pages show may be stale. */
+  storeChanged(): void;
+  /** Stops its timers and ends its streams. Idempotent. */
+  close(): void;
+}
+
+/** An agent as the admin API lists it: its live state here plus the store's view. Times are ISO 8601. */
+export interface AdminAgentView extends AgentLiveState {
   name: string;
   /** Known to the token store (false for a live session whose agent was deleted meanwhile). */
   registered: boolean;
-  online: boolean;
-  /** Online: since when connected. Offline: since when disconnected, if that happened while this relay ran; else null. */
-  since: string | null;
-  remoteAddress: string | null;
-  /** Version the agent announced, if any. */
-  version: string | null;
-  /** Last keepalive round trip, in ms. */
-  rttMs: number | null;
-  /** Visitor streams open now. */
-  streams: number;
-  /** Visitor requests and upgrades forwarded through the current session. */
-  requests: number;
-  /** Bytes sent to / received from the agent through the current session. */
-  bytesToAgent: number;
-  bytesFromAgent: number;
-  connectionId: number | null;
-  /** Replaced sessions still finishing their streams. */
-  drainingSessions: number;
   accessMode: string | null;
   activeTokens: number;
   createdAt: string | null;
@@ -132,6 +129,7 @@ export class AdminApi {
   readonly #o: AdminApiOptions;
   readonly #tokenDigest: Buffer | null;
   readonly #routes: Route[];
+  readonly #pages: AdminPages | undefined;
   readonly #offlineSinceMs = new Map<string, number>();
   readonly #onDisconnect = (connection: AgentConnection): void => {
     this.#offlineSinceMs.set(connection.agentName, this.#o.clock.now());
@@ -172,11 +170,13 @@ export class AdminApi {
         },
       }),
     ];
+    this.#pages = options.pages?.(this);
   }
 
-  /** Stops following the agent registry. Idempotent. */
+  /** Stops following the agent registry, and closes the pages. Idempotent. */
   close(): void {
     this.#o.registry.off('disconnect', this.#onDisconnect);
+    this.#pages?.close();
   }
 
   /** The 'request' listener of the admin listener. */
@@ -212,6 +212,7 @@ export class AdminApi {
     const method = req.method ?? 'GET';
     const isRead = method === 'GET' || method === 'HEAD';
 
+    if (this.#pages?.handles(path) === true) return this.#pages.serve(req, res, url);
     if (path === '/healthz' || path === '/readyz') {
       if (!isRead) throw methodNotAllowed(['GET', 'HEAD']);
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -235,26 +236,56 @@ export class AdminApi {
     }
 
     // Unknown paths are 404 for anyone (the routes are documented: nothing to hide), the rest needs the token.
+    const reply = await this.#dispatch(req, method, path, url.searchParams, () => this.#authorize(req));
+    sendJson(res, reply.status, reply.body);
+  }
+
+  /** Every agent, as `GET /api/agents` lists it. */
+  async agents(): Promise<AdminAgentView[]> {
+    return (await this.#listAgents()).agents;
+  }
+
+  /**
+   * Runs the API route of `method` and `path` (`/api/...`) for a caller that
+   * authenticated the operator itself (the dashboard's session and CSRF
+   * checks): the same handlers, validation and errors as over HTTP, without
+   * the bearer token. `req` supplies the JSON body where the route reads one.
+   */
+  callAuthorized(req: IncomingMessage, method: string, path: string, query: URLSearchParams = new URLSearchParams()): Promise<Reply> {
+    return this.#dispatch(req, method, path, query, () => {});
+  }
+
+  async #dispatch(req: IncomingMessage, method: string, path: string, query: URLSearchParams, authorize: () => void): Promise<Reply> {
     const segments = path.split('/').slice(1).map(decodeSegment);
     for (const r of this.#routes) {
       const params = matchRoute(r.segments, segments);
       if (params === undefined) continue;
-      this.#authorize(req);
+      authorize();
       const handler = r.methods[method === 'HEAD' ? 'GET' : method];
       if (handler === undefined) throw methodNotAllowed(Object.keys(r.methods));
-      const reply = await handler(req, params, url.searchParams);
-      return sendJson(res, reply.status, reply.body);
+      const reply = await handler(req, params, query);
+      if (method !== 'GET' && method !== 'HEAD') this.#pages?.storeChanged();
+      return reply;
     }
     throw new AdminRequestError(404, 'ERR_ADMIN_NOT_FOUND', `No such admin route (got: ${method} ${path})`);
   }
 
-  /** Throws unless `req` carries the admin token. A valid token passes even from a rate-limited address. */
+  /** Throws unless `req` carries the admin token as `Authorization: Bearer`. */
   #authorize(req: IncomingMessage): void {
+    const header = req.headers.authorization;
+    this.checkToken(req, typeof header === 'string' ? BEARER_PATTERN.exec(header)?.[1] : undefined);
+  }
+
+  /**
+   * Throws unless `presented` is the admin token (compared in constant time):
+   * 403 without a configured token, 429 from an address over the failure
+   * limit, else 401, each failure counted, logged and rate limited per
+   * address. A valid token passes even from a rate-limited address.
+   */
+  checkToken(req: IncomingMessage, presented: string | undefined): void {
     if (this.#tokenDigest === null) {
       throw new AdminRequestError(403, 'ERR_ADMIN_DISABLED', 'The admin API is disabled: no admin token is configured (--admin-token-file or VISIONA_TUNNEL_ADMIN_TOKEN)');
     }
-    const header = req.headers.authorization;
-    const presented = typeof header === 'string' ? BEARER_PATTERN.exec(header)?.[1] : undefined;
     if (presented !== undefined && timingSafeEqual(digest(presented), this.#tokenDigest)) return;
 
     const address = req.socket.remoteAddress ?? '';
@@ -297,7 +328,6 @@ export class AdminApi {
 
   #view(name: string, info: AgentInfo | undefined, connections: AgentConnection[]): AdminAgentView {
     const current = connections.find((c) => !c.isReplaced && !c.session.isClosed);
-    const offlineSinceMs = this.#offlineSinceMs.get(name);
     const cluster = this.#o.cluster;
     const links: AdminLinkView[] =
       cluster === null || cluster === undefined
@@ -307,20 +337,13 @@ export class AdminApi {
             .filter((l) => cluster.nodes.isServing(l.nodeId))
             .map((l) => ({ node: l.nodeId, link: l.linkIndex, epoch: l.epoch, local: l.nodeId === cluster.config.nodeId }));
     const conflict = this.#o.conflicts?.conflictOf(name);
+    const live = liveAgentState(connections, this.#offlineSinceMs.get(name));
     return {
       name,
       registered: info !== undefined,
-      online: current !== undefined || links.length > 0,
-      since: current !== undefined ? iso(current.connectedAtMs) : offlineSinceMs === undefined ? null : iso(offlineSinceMs),
-      remoteAddress: current?.remoteAddress ?? null,
-      version: current?.agentVersion ?? null,
-      rttMs: current?.rttMs ?? null,
-      streams: connections.reduce((n, c) => n + c.activeStreams, 0),
-      requests: current?.requestsForwarded ?? 0,
-      bytesToAgent: current?.bytesToAgent ?? 0,
-      bytesFromAgent: current?.bytesFromAgent ?? 0,
-      connectionId: current?.id ?? null,
-      drainingSessions: connections.filter((c) => c !== current).length,
+      ...live,
+      // In a cluster, an agent with a link on another node is online too.
+      online: live.online || links.length > 0,
       accessMode: info?.accessMode ?? null,
       activeTokens: info?.activeTokenCount ?? 0,
       createdAt: info === undefined ? null : iso(info.createdAtMs),

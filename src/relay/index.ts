@@ -5,6 +5,8 @@
  */
 export { Relay, DEFAULT_RELAY_CLOSE_GRACE_MS, type RelayAddresses, type RelayCloseOptions } from './relay.js';
 export {
+  ADMIN_SESSION_TTL_BOUNDS_MS,
+  DEFAULT_ADMIN_SESSION_TTL_MS,
   DEFAULT_RELAY_CONFIG,
   DEFAULT_RELAY_LIMITS,
   MIN_ADMIN_TOKEN_LENGTH,
@@ -42,6 +44,8 @@ export {
   type RelayMetricsOptions,
   type SessionCloseReason,
 } from './metrics.js';
-export { ADMIN_MAX_KICK_GRACE_MS, AdminApi, type AdminAgentView, type AdminApiOptions } from './admin-api.js';
+export { ADMIN_MAX_KICK_GRACE_MS, AdminApi, type AdminAgentView, type AdminApiOptions, type AdminPages } from './admin-api.js';
+export { liveAgentState, type AgentLiveState } from './agent-live-state.js';
+export * from './dashboard/index.js';
 export { ADMIN_MAX_BODY_BYTES, AdminRequestError } from './admin-http.js';
 export { ACCESS_LOG_MESSAGE, logVisitorRequest, type VisitorRequestOutcome, type VisitorRequestRecord } from './access-log.js';

@@ -107,6 +107,8 @@ export class RelayMetrics {
   readonly #overflow = new AgentSeries(OVERFLOW_AGENT_LABEL);
   readonly #codeIndex = new Map<string, number>([['', 0]]);
   readonly #codes: string[] = [''];
+  /** Refused authentications by reason, also kept as plain numbers for the dashboard. */
+  readonly #authFailureCounts = new Map<AuthFailureReason, number>();
   /** Agents that had a session in this process, for the reconnect count. */
   readonly #seenAgents = new Set<string>();
   readonly #families: MetricFamily[];
@@ -220,6 +222,12 @@ export class RelayMetrics {
   /** Counts one refused authentication. */
   recordAuthFailure(reason: AuthFailureReason): void {
     this.#authFailures.inc({ reason });
+    this.#authFailureCounts.set(reason, (this.#authFailureCounts.get(reason) ?? 0) + 1);
+  }
+
+  /** Refused authentications since the relay started, by reason (reasons never seen are absent). */
+  authFailureCounts(): ReadonlyMap<AuthFailureReason, number> {
+    return this.#authFailureCounts;
   }
 
   /** Adds families kept by other parts of the relay (the store's health, the cluster's state), written after these. */

@@ -51,6 +51,8 @@ export interface PublicIngressOptions {
   metrics?: RelayMetrics;
   /** Reaches agents connected to other nodes of a cluster (absent for a single relay). */
   remoteRouter?: RemoteAgentRouter;
+  /** Called with every finished visitor request or upgrade, after the access log line (the dashboard's activity). */
+  onRequestEnd?: (record: VisitorRequestRecord) => void;
   logger: Logger;
   clock: Clock;
 }
@@ -370,6 +372,7 @@ export class PublicIngress {
     };
     logVisitorRequest(this.#logger, record);
     this.#o.metrics?.recordRequest(record);
+    this.#o.onRequestEnd?.(record);
   }
 
   #begin(): void {

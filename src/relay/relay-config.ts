@@ -10,6 +10,7 @@ import { noopLogger, type Logger } from '../shared/logger.js';
 import { Secret } from '../shared/secret.js';
 import { requireHostPort, requireInt, requireString } from '../shared/validate.js';
 import { resolveClusterConfig, type ClusterConfig, type ClusterOptions } from './cluster/cluster-config.js';
+import type { DashboardClusterSource } from './dashboard/dashboard-cluster.js';
 
 /** A listener address: host and port (0 picks a free port). */
 export interface ListenAddress {
@@ -89,6 +90,12 @@ export interface RelayOptions {
   adminToken?: Secret;
   /** Serve `/metrics` on the admin listener without the admin token (default false). */
   adminMetricsPublic?: boolean;
+  /** Serve the operator dashboard at `/` of the admin listener (default true). */
+  adminDashboard?: boolean;
+  /** Lifetime of a dashboard session from its login, in ms (default 8 hours). */
+  adminSessionTtlMs?: number;
+  /** The relay cluster, for the dashboard's cluster strip and per-node sessions (none: a single relay). */
+  dashboardCluster?: DashboardClusterSource;
   /** Add Node.js process metrics (CPU, memory, event loop lag) to `/metrics` (default false). */
   processMetrics?: boolean;
   /** Public domain: agents are reached at `<agent>.<baseDomain>` (and at `/a/<agent>/` on any host). */
@@ -116,6 +123,9 @@ export interface RelayConfig {
   adminListen: ListenAddress | null;
   adminToken: Secret | null;
   adminMetricsPublic: boolean;
+  adminDashboard: boolean;
+  adminSessionTtlMs: number;
+  dashboardCluster: DashboardClusterSource | null;
   processMetrics: boolean;
   baseDomain: string;
   dbPath: string;
@@ -144,6 +154,11 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
   authRateLimit: Object.freeze({ maxFailures: 10, windowMs: 60_000, maxTrackedAddresses: 10_000 }),
 });
 
+/** Default lifetime of a dashboard session, in ms (8 hours). */
+export const DEFAULT_ADMIN_SESSION_TTL_MS = 8 * 3600_000;
+/** Bounds of `adminSessionTtlMs`: one minute to seven days. */
+export const ADMIN_SESSION_TTL_BOUNDS_MS = Object.freeze({ min: 60_000, max: 7 * 24 * 3600_000 });
+
 /** Defaults of everything but the required `agentListen`, `baseDomain` and `dbPath`. */
 export const DEFAULT_RELAY_CONFIG: Readonly<Omit<RelayConfig, 'agentListen' | 'baseDomain' | 'dbPath'>> = Object.freeze({
   publicListen: null,
@@ -151,6 +166,9 @@ export const DEFAULT_RELAY_CONFIG: Readonly<Omit<RelayConfig, 'agentListen' | 'b
   adminListen: null,
   adminToken: null,
   adminMetricsPublic: false,
+  adminDashboard: true,
+  adminSessionTtlMs: DEFAULT_ADMIN_SESSION_TTL_MS,
+  dashboardCluster: null,
   processMetrics: false,
   limits: DEFAULT_RELAY_LIMITS,
   trustProxy: Object.freeze([]) as readonly string[],
@@ -263,6 +281,14 @@ export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig>
     adminListen,
     adminToken: resolveAdminToken(options.adminToken),
     adminMetricsPublic: resolveFlag('adminMetricsPublic', options.adminMetricsPublic),
+    adminDashboard: options.adminDashboard === undefined ? true : resolveFlag('adminDashboard', options.adminDashboard),
+    adminSessionTtlMs: requireInt(
+      'adminSessionTtlMs',
+      options.adminSessionTtlMs ?? DEFAULT_ADMIN_SESSION_TTL_MS,
+      ADMIN_SESSION_TTL_BOUNDS_MS.min,
+      ADMIN_SESSION_TTL_BOUNDS_MS.max,
+    ),
+    dashboardCluster: options.dashboardCluster ?? null,
     processMetrics: resolveFlag('processMetrics', options.processMetrics),
     baseDomain,
     dbPath,

@@ -20,9 +20,12 @@ import { AgentRegistry, type AgentConnection } from './agent-registry.js';
 import { InstanceConflicts } from './instance-conflicts.js';
 import { relayStateFamilies } from './relay-state-metrics.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
+import { DashboardServer } from './dashboard/dashboard-server.js';
+import { VisitorActivity } from './dashboard/visitor-activity.js';
 import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
 import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
+import { ClusterDashboardSource } from './cluster/cluster-dashboard-source.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { createRelayStore, PostgresRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
 
@@ -73,6 +76,8 @@ export class Relay {
   readonly conflicts: InstanceConflicts;
   /** The store itself: its backend, health, and (PostgreSQL) change log. */
   readonly store: RelayStore;
+  /** The operator dashboard of the admin listener; null without an admin listener or with `adminDashboard: false`. */
+  readonly dashboard: DashboardServer | null;
   readonly #logger: Logger;
   readonly #gateway: AgentGateway;
   readonly #ingress: PublicIngress;
@@ -80,6 +85,7 @@ export class Relay {
   readonly #publicServer: AnyServer | null;
   readonly #adminServer: HttpServer | null;
   readonly #adminApi: AdminApi | null;
+  #dashboard: DashboardServer | null = null;
   #listening: Promise<RelayAddresses> | undefined;
   #addresses: RelayAddresses | undefined;
   #closing: Promise<void> | undefined;
@@ -116,6 +122,8 @@ export class Relay {
     // A single relay sees every takeover in its registry; a cluster node in the directory (all nodes').
     if (this.cluster === null) this.registry.on('connect', (c: AgentConnection) => this.conflicts.noteHolder(c.agentName, c.instanceId));
     this.metrics.addFamilies(...relayStateFamilies(this.store, this.conflicts, this.cluster));
+    const hasDashboard = this.config.adminListen !== null && this.config.adminDashboard;
+    const activity = hasDashboard ? new VisitorActivity({ clock }) : null;
     this.#gateway = new AgentGateway({
       ...(clusterConfig === null ? {} : { nodeId: clusterConfig.nodeId }),
       conflicts: this.conflicts,
@@ -139,6 +147,7 @@ export class Relay {
       isTls: this.config.tls !== null,
       ...(this.cluster === null ? {} : { remoteRouter: this.cluster }),
       metrics: this.metrics,
+      ...(activity === null ? {} : { onRequestEnd: activity.record }),
       logger: logger.child({ component: 'ingress' }),
       clock,
     });
@@ -171,9 +180,27 @@ export class Relay {
             cluster: this.cluster,
             logger: logger.child({ component: 'admin' }),
             clock,
+            ...(activity === null ? {} : { pages: (api: AdminApi) => this.#createDashboard(api, activity) }),
           });
+    this.dashboard = this.#dashboard;
     this.#adminServer =
       this.#adminApi === null ? null : createHttpServer({ headersTimeout: limits.headersTimeoutMs, requestTimeout: 60_000 }, this.#adminApi.handle);
+  }
+
+  #createDashboard(api: AdminApi, activity: VisitorActivity): DashboardServer {
+    const { config } = this;
+    this.#dashboard = new DashboardServer(api, {
+      registry: this.registry,
+      metrics: this.metrics,
+      activity,
+      adminToken: config.adminToken,
+      sessionTtlMs: config.adminSessionTtlMs,
+      proxyTrust: config.proxyTrust,
+      cluster: config.dashboardCluster ?? (this.cluster === null ? undefined : new ClusterDashboardSource(this.cluster)),
+      logger: config.logger.child({ component: 'dashboard' }),
+      clock: config.clock,
+    });
+    return this.#dashboard;
   }
 
   /** The bound addresses, once `listen()` resolved. */

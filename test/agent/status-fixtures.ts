@@ -117,12 +117,12 @@ export class SseReader {
   #req: http.ClientRequest | undefined;
   status = 0;
 
-  /** Opens `/events` on `address`; resolves once the response head arrived. */
-  static open(t: Scope, address: string, headers: http.OutgoingHttpHeaders = {}): Promise<SseReader> {
+  /** Opens `path` (default `/events`) on `address`; resolves once the response head arrived. */
+  static open(t: Scope, address: string, headers: http.OutgoingHttpHeaders = {}, path = '/events'): Promise<SseReader> {
     const reader = new SseReader();
     const [host, port] = splitHostPort(address);
     return new Promise((resolve, reject) => {
-      const req = http.get({ host, port, path: '/events', headers: { host: address, accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+      const req = http.get({ host, port, path, headers: { host: address, accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
         reader.status = res.statusCode ?? 0;
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => reader.#push(chunk));

@@ -6,44 +6,10 @@
  * /usr/bin/chromium is absent (scripts/install-system-deps.sh installs it).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { visit } from '../relay/relay-fixtures.js';
 import { startStatusStack } from '../agent/status-fixtures.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
-
-/**
- * Launches Chromium headless with a fresh profile (a user-data-dir needs
- * `launchPersistentContext`); closed, profile removed, after the test.
- */
-async function launch(t: { after(fn: () => unknown): void }): Promise<BrowserContext> {
-  const profile = mkdtempSync(join(tmpdir(), 'status-page-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
-  t.after(async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
-  return context;
-}
+import { artifactPath, chromiumSkip as skip, collectConsoleErrors, launchChromium as launch } from './chromium-fixtures.js';
 
 describe('Status page in headless Chromium', { skip }, () => {
   it('shows the state, a request through the tunnel with its headers, and a replay result', async (t) => {
@@ -51,11 +17,7 @@ describe('Status page in headless Chromium', { skip }, () => {
     const browser = await launch(t);
     const page = await browser.newPage();
     page.setDefaultTimeout(20_000);
-    const consoleErrors: string[] = [];
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(msg.text());
-    });
-    page.on('pageerror', (err) => consoleErrors.push(err.message));
+    const consoleErrors = collectConsoleErrors(page);
 
     await page.goto(fx.url);
     await page.locator('#state', { hasText: 'online' }).waitFor();
@@ -87,7 +49,7 @@ describe('Status page in headless Chromium', { skip }, () => {
     assert.equal(fx.origin.requests.length, before + 1, 'the local service saw the replay');
     assert.equal(fx.origin.requests.at(-1)?.headers.authorization, 'Bearer page-secret', 'replayed with the original credential');
 
-    await page.screenshot({ path: join(tmpdir(), 'visiona-status-page.png'), fullPage: true });
+    await page.screenshot({ path: artifactPath('status-page.png'), fullPage: true });
     assert.deepEqual(consoleErrors, [], 'no script or CSP error on the page');
   });
 });

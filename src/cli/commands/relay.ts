@@ -14,7 +14,7 @@ export const RELAY_HELP = `Usage:
   visiona-tunnel relay --agent-listen HOST:PORT [--public-listen HOST:PORT] [--admin-listen HOST:PORT]
                        --domain DOMAIN --db FILE [--config FILE]
                        [--tls-cert FILE --tls-key FILE] [--trust-proxy ADDR[,ADDR...]] [--grace-ms MS]
-                       [--admin-token-file FILE] [--admin-metrics-public]
+                       [--admin-token-file FILE] [--admin-metrics-public] [--admin-dashboard on|off]
                        [--node-id ID --peer-listen HOST:PORT --cluster-secret-file FILE
                         [--peer-advertise HOST:PORT] [--peer-tls-cert FILE --peer-tls-key FILE [--peer-ca FILE]]]
 
@@ -28,7 +28,10 @@ The admin listener serves /healthz and /readyz to anyone; /metrics
 (Prometheus) and the admin API under /api/ need Authorization: Bearer with
 the admin token from --admin-token-file or VISIONA_TUNNEL_ADMIN_TOKEN (at
 least 16 characters). Without a token they answer 403;
---admin-metrics-public opens /metrics alone.
+--admin-metrics-public opens /metrics alone. A browser opening the admin
+listener's / gets the operator dashboard: log in with the admin token
+(exchanged for a session cookie), watch the fleet live, kick agents, revoke
+tokens, set access (--admin-dashboard off turns it off).
 
 A cluster: several relays on one PostgreSQL store (--db postgres://...), each
 with its own --node-id and --peer-listen, and the same --cluster-secret-file.

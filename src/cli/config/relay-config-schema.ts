@@ -3,7 +3,7 @@
  * config-file keys, with their defaults (taken from the relay's own
  * defaults, so the two cannot drift).
  */
-import { DEFAULT_RELAY_CLOSE_GRACE_MS, DEFAULT_RELAY_LIMITS } from '../../relay/index.js';
+import { ADMIN_SESSION_TTL_BOUNDS_MS, DEFAULT_ADMIN_SESSION_TTL_MS, DEFAULT_RELAY_CLOSE_GRACE_MS, DEFAULT_RELAY_LIMITS } from '../../relay/index.js';
 import type { ConfigField, ConfigSchema, ResolvedSettings } from './config-schema.js';
 
 const L = DEFAULT_RELAY_LIMITS;
@@ -42,6 +42,24 @@ const RELAY_FIELDS = [
     type: 'boolean',
     default: false,
     description: 'Serve `/metrics` on the admin listener without the admin token (for a scraper on a trusted network).',
+  },
+  {
+    key: 'adminDashboard',
+    flag: 'admin-dashboard',
+    type: 'enum',
+    values: ['on', 'off'],
+    default: 'on',
+    description:
+      'The operator dashboard at `/` of the admin listener (login with the admin token, live fleet view, kick, revoke, access); `off` serves the JSON API alone.',
+  },
+  {
+    key: 'adminSessionTtlMs',
+    flag: 'admin-session-ttl-ms',
+    type: 'integer',
+    min: ADMIN_SESSION_TTL_BOUNDS_MS.min,
+    max: ADMIN_SESSION_TTL_BOUNDS_MS.max,
+    default: DEFAULT_ADMIN_SESSION_TTL_MS,
+    description: 'Lifetime of a dashboard session from its login; the browser then has to log in again.',
   },
   {
     key: 'domain',

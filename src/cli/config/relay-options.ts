@@ -72,6 +72,8 @@ export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger
     ...(s.adminListen === undefined ? {} : { adminListen: s.adminListen }),
     ...(adminToken === undefined ? {} : { adminToken }),
     adminMetricsPublic: s.adminMetricsPublic,
+    adminDashboard: s.adminDashboard === 'on',
+    adminSessionTtlMs: s.adminSessionTtlMs,
     // Process metrics are read only through /metrics on the admin listener; without one, prom-client is not loaded.
     processMetrics: s.adminListen !== undefined,
     baseDomain: s.domain,
