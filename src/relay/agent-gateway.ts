@@ -6,7 +6,13 @@
  * Revoking a token ends its live session within a second, whether the
  * revocation happened in this process or in another one (the CLI).
  */
-import { AGENT_VERSION_HEADER, RELAY_VERSION_HEADER } from '../http/tunnel-headers.js';
+import {
+  AGENT_VERSION_HEADER,
+  CAPABILITIES_HEADER,
+  INTERIM_RESPONSES_CAPABILITY,
+  RELAY_VERSION_HEADER,
+  parseCapabilities,
+} from '../http/tunnel-headers.js';
 import { packageVersion } from '../shared/package-version.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -26,6 +32,9 @@ import type { TokenRevocation, TokenStore } from './store/token-store.js';
 /** The path agents connect to. */
 export const AGENT_CONNECT_PATH = '/tunnel/connect';
 
+/** What this relay understands on a stream beyond the Go wire contract, announced on every `101`. */
+export const RELAY_CAPABILITIES: readonly string[] = [INTERIM_RESPONSES_CAPABILITY];
+
 /** Longest agent version string kept, in characters. */
 const MAX_AGENT_VERSION_LENGTH = 64;
 
@@ -35,6 +44,8 @@ export interface AgentAuthContext {
   tokenId: string;
   remoteAddress: string;
   agentVersion: string | undefined;
+  /** The agent's `X-Tunnel-Capabilities` that this relay shares (none for a Go agent). */
+  capabilities: ReadonlySet<string>;
 }
 
 /** What the gateway needs. */
@@ -76,7 +87,7 @@ export class AgentGateway {
       new WebSocketListener<AgentAuthContext>(server, {
         path: AGENT_CONNECT_PATH,
         authenticate: (req) => Promise.resolve(this.authenticate(req)),
-        upgradeHeaders: () => ({ [RELAY_VERSION_HEADER]: relayVersion() }),
+        upgradeHeaders: () => ({ [RELAY_VERSION_HEADER]: relayVersion(), [CAPABILITIES_HEADER]: RELAY_CAPABILITIES.join(', ') }),
         onConnection: (duplex, _req, context) => this.#onConnection(duplex, context),
         otherPaths: sharedWithVisitors ? 'ignore' : 'reject',
         logger: this.#logger,
@@ -120,7 +131,7 @@ export class AgentGateway {
     if (verified !== null) {
       return {
         ok: true,
-        context: { agentName: verified.agentName, tokenId: verified.tokenId, remoteAddress, agentVersion: versionOf(req) },
+        context: { agentName: verified.agentName, tokenId: verified.tokenId, remoteAddress, agentVersion: versionOf(req), capabilities: sharedCapabilities(req) },
       };
     }
     const { rateLimiter } = this.#options;
@@ -200,6 +211,7 @@ export class AgentGateway {
       connectionId: connection.id,
       remote: context.remoteAddress,
       ...(context.agentVersion === undefined ? {} : { agentVersion: context.agentVersion }),
+      ...(context.capabilities.size === 0 ? {} : { capabilities: [...context.capabilities].join(',') }),
     });
   }
 
@@ -257,6 +269,12 @@ function versionOf(req: IncomingMessage): string | undefined {
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim().slice(0, MAX_AGENT_VERSION_LENGTH);
   return /^[\x20-\x7e]+$/.test(trimmed) ? trimmed : undefined;
+}
+
+/** The capabilities the agent announced that this relay has too. */
+function sharedCapabilities(req: IncomingMessage): ReadonlySet<string> {
+  const announced = parseCapabilities(req.headers[CAPABILITIES_HEADER.toLowerCase()]);
+  return new Set(RELAY_CAPABILITIES.filter((c) => announced.has(c)));
 }
 
 function pathOf(url: string | undefined): string {

@@ -25,6 +25,8 @@ export interface AgentConnectionInit {
   remoteAddress: string;
   /** Version the agent announced in its connect request, if any. */
   agentVersion?: string | undefined;
+  /** Capability tokens the agent announced (`X-Tunnel-Capabilities`); none for a Go agent. */
+  capabilities?: ReadonlySet<string>;
   session: Session;
   /** Wall-clock ms since the Unix epoch. */
   connectedAtMs: number;
@@ -40,6 +42,8 @@ export class AgentConnection {
   readonly tokenId: string;
   readonly remoteAddress: string;
   readonly agentVersion: string | undefined;
+  /** Capability tokens the agent announced; a feature is used only if the relay has it too. */
+  readonly capabilities: ReadonlySet<string>;
   readonly session: Session;
   readonly connectedAtMs: number;
   /** Visitor streams currently open on this session (requests and upgrades). */
@@ -58,6 +62,7 @@ export class AgentConnection {
     this.tokenId = init.tokenId;
     this.remoteAddress = init.remoteAddress;
     this.agentVersion = init.agentVersion;
+    this.capabilities = init.capabilities ?? new Set();
     this.session = init.session;
     this.connectedAtMs = init.connectedAtMs;
   }

@@ -11,6 +11,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Duplex } from 'node:stream';
 import {
   applyForwardedHeaders,
+  expectsContinue,
   isRouteError,
   parseRoute,
   removeHopByHopHeaders,
@@ -18,6 +19,7 @@ import {
   type Route,
   type TunnelErrorInfo,
 } from '../http/index.js';
+import { INTERIM_RESPONSES_CAPABILITY } from '../http/tunnel-headers.js';
 import type { MuxStream } from '../mux/index.js';
 import type { Clock } from '../shared/clock.js';
 import { TunnelError } from '../shared/errors.js';
@@ -180,6 +182,7 @@ export class PublicIngress {
       errorHeaders: extra,
       responseExtraHeaders: extra,
       isShuttingDown: () => !this.#accepting,
+      interimResponses: connection.capabilities.has(INTERIM_RESPONSES_CAPABILITY),
     });
     connection.bytesToAgent += result.bytesToAgent;
     connection.bytesFromAgent += result.bytesFromAgent;
@@ -295,8 +298,12 @@ export class PublicIngress {
   #forwardHeaders(req: IncomingMessage, route: Route, decision: VisitorAccessGranted, isUpgrade: boolean): OutgoingHttpHeaders {
     const withoutCredentials = stripVisitorCredentials(req.headers, decision);
     const endToEnd = removeHopByHopHeaders(withoutCredentials, { keepUpgrade: isUpgrade });
-    // The relay answered `Expect: 100-continue` itself (Node does), and streams the body at once.
-    for (const name of Object.keys(endToEnd)) if (name.toLowerCase() === 'expect') delete endToEnd[name];
+    // `Expect: 100-continue` is end to end (RFC 9110 section 10.1.1): the local service sees it, and
+    // forwardHttpExchange sees to the 100. From an HTTP/1.0 visitor it means nothing (the body comes
+    // anyway), and the request on the stream is HTTP/1.1: drop it there.
+    if (isUpgrade || !expectsContinue(req)) {
+      for (const name of Object.keys(endToEnd)) if (name.toLowerCase() === 'expect') delete endToEnd[name];
+    }
     const headers = applyForwardedHeaders(endToEnd, {
       remoteAddress: req.socket.remoteAddress,
       proto: this.#o.isTls ? 'https' : 'http',
@@ -306,7 +313,11 @@ export class PublicIngress {
     });
     if (!isUpgrade) {
       // A chunked visitor body is re-chunked: Node only chunks some methods by default, and an unframed body must never be sent.
-      if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
+      if (req.headers['transfer-encoding'] !== undefined) {
+        headers['transfer-encoding'] = 'chunked';
+        // Chunked on the stream too, so the trailers it announces still follow it.
+        if (req.headers.trailer !== undefined) headers['trailer'] = req.headers.trailer;
+      }
       // Keep Node's HTTP client from closing the stream itself; the forwarder ends it (FIN) after the exchange.
       headers['connection'] = 'keep-alive';
     }
