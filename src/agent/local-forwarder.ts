@@ -124,6 +124,8 @@ export class LocalForwarder {
   readonly #hostValue: string | undefined;
   readonly #exchanges = new Map<Duplex, LocalExchange>();
   readonly #localSockets = new Set<net.Socket>();
+  /** Streams whose request was refused (400/431) by the forwarder itself. */
+  readonly #refusedStreams = new WeakSet<Duplex>();
   readonly #upgradeContext: LocalUpgradeContext;
   #closing: Promise<void> | undefined;
 
@@ -517,6 +519,9 @@ export class LocalForwarder {
   }
 
   #onClientError(err: Error, socket: Duplex): void {
+    // Answered already: the rest of the bad request keeps coming (Node's parser reports each piece) and is
+    // dropped; a reset now would make the Go relay discard the answer it has not read yet.
+    if (this.#refusedStreams.has(socket)) return;
     const ex = this.#exchanges.get(socket);
     const parseError = typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).code?.startsWith('HPE_');
     if (ex !== undefined && !ex.started && !ex.done && parseError) {
@@ -529,6 +534,7 @@ export class LocalForwarder {
         headers: { 'Content-Type': 'text/plain; charset=utf-8', [TUNNEL_ERROR_HEADER]: code },
         body: tooLarge ? `Request head over ${MAX_TUNNEL_HEAD_BYTES} bytes\n` : 'Bad Request\n',
       });
+      this.#refusedStreams.add(socket);
       this.#finish(ex, code);
       return;
     }

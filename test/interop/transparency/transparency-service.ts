@@ -271,7 +271,8 @@ export async function startTransparencyService(t: CleanupTarget, name = 'service
       case '/odd-header':
         return afterBody(() => {
           res.writeHead(200, ['X-Odd', ODD_HEADER_VALUE, 'Content-Length', '2']);
-          res.end('ok');
+          // A Buffer: with a string body, Node writes the head in UTF-8 along with it.
+          res.end(Buffer.from('ok'));
         });
       case '/gzip':
         return afterBody(() => {

@@ -9,9 +9,11 @@ import { CleanupScope } from '../../relay/relay-fixtures.js';
 import { cellName, startCell, type CellSpec, type TransparencyCell } from './transparency-cells.js';
 import { expectContinueCases } from './expect-continue-cases.js';
 import { framingCases } from './framing-cases.js';
+import { headerCases } from './header-cases.js';
+import { streamingCases } from './streaming-cases.js';
 
 /** The cases, by topic, each given the cell's spec (for pinned Go behaviour) and a getter of the running cell. */
-const CASES: ReadonlyArray<(spec: CellSpec, cellOf: () => TransparencyCell) => void> = [expectContinueCases, framingCases];
+const CASES: ReadonlyArray<(spec: CellSpec, cellOf: () => TransparencyCell) => void> = [expectContinueCases, framingCases, headerCases, streamingCases];
 
 /** `describe()`s the whole suite against `spec`'s cell. */
 export function defineTransparencySuite(spec: CellSpec): void {
