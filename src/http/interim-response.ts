@@ -20,7 +20,7 @@ const UNSAFE_HEAD_TEXT = /[\r\n\0]/;
  * HTTP/1.1 (or later) request with `Expect: 100-continue`. (HTTP/1.0 clients
  * send their body anyway and must never get a 1xx, RFC 9110 section 15.2.)
  */
-export function expectsContinue(req: IncomingMessage): boolean {
+export function expectsContinue(req: Pick<IncomingMessage, 'headers' | 'httpVersionMajor' | 'httpVersionMinor'>): boolean {
   const expect = req.headers.expect;
   return req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && typeof expect === 'string' && CONTINUE_EXPECTATION.test(expect);
 }

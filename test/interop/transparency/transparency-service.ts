@@ -21,8 +21,9 @@
  * - `/gzip`         a gzip body with Content-Encoding when Accept-Encoding allows it
  * - `/stream?key=K` writes a first part, waits for `release(K)`, writes the second (`/sse`: as events)
  * - `/delay?key=K`  answers once `release(K)` was called
+ * - `/blocks?n=N&seed=S` N bytes of `blockSequence(N, S)` with Content-Length, hashed as sent (`sentSha256(id)`)
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -90,6 +91,8 @@ export interface TransparencyService {
   release(key: string): void;
   /** Resolves with `performance.now()` of the first part written by `/stream` or `/sse` with `key`. */
   firstPartWritten(key: string): Promise<number>;
+  /** SHA-256 (hex) of what `/blocks` sent for the request `id`, once it was all written. */
+  sentSha256(id: string): string | undefined;
   /** The compressed bytes `/gzip` sends. */
   gzipBody: Buffer;
 }
@@ -102,6 +105,7 @@ export async function startTransparencyService(t: CleanupTarget, name = 'service
   const releases = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   const firstParts = new Map<string, { promise: Promise<number>; resolve: (ms: number) => void }>();
   const connectionIds = new WeakMap<Socket, number>();
+  const sentHashes = new Map<string, string>();
   let connectionCount = 0;
   const gzipBody = gzipSync(Buffer.from(GZIP_PLAIN_TEXT));
 
@@ -291,6 +295,18 @@ export async function startTransparencyService(t: CleanupTarget, name = 'service
           firstPartOf(key).resolve(performance.now());
           void releaseOf(key).promise.then(() => res.end(sse ? 'data: two\n\n' : 'part two\n'));
         });
+      case '/blocks':
+        return afterBody(() => {
+          const n = Number(q('n') ?? '0');
+          const hash = createHash('sha256');
+          res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': n });
+          const source = Readable.from(blockSequence(n, Number(q('seed') ?? '1')));
+          source.on('data', (block: Buffer) => hash.update(block));
+          void pipeline(source, res).then(
+            () => seen.id !== undefined && sentHashes.set(seen.id, hash.digest('hex')),
+            () => res.destroy(),
+          );
+        });
       case '/delay':
         return afterBody(() => {
           void releaseOf(q('key') ?? 'delay').promise.then(() => {
@@ -332,9 +348,36 @@ export async function startTransparencyService(t: CleanupTarget, name = 'service
       });
     },
     release: (key) => releaseOf(key).resolve(),
+    sentSha256: (id) => sentHashes.get(id),
     firstPartWritten: (key) => firstPartOf(key).promise,
     gzipBody,
   };
+}
+
+/** Size of one block of `blockSequence`. */
+const BLOCK_BYTES = 256 * 1024;
+
+/** 16 random blocks, made once: `blockSequence` only hands out references to them, never copies. */
+let blockPool: Buffer[] | undefined;
+
+/**
+ * `totalBytes` of incompressible data without holding it: 256 KiB blocks
+ * drawn from a pool of 16 random ones in an order given by `seed` (so no
+ * short period repeats), the last one cut to size. The blocks are shared and
+ * must not be written to.
+ */
+export function* blockSequence(totalBytes: number, seed: number): Generator<Buffer> {
+  blockPool ??= Array.from({ length: 16 }, () => randomBytes(BLOCK_BYTES));
+  let state = seed >>> 0 || 1;
+  for (let offset = 0; offset < totalBytes; offset += BLOCK_BYTES) {
+    // xorshift32: cheap, and enough to vary the order of the blocks.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    const block = blockPool[state % blockPool.length] as Buffer;
+    yield totalBytes - offset >= BLOCK_BYTES ? block : block.subarray(0, totalBytes - offset);
+  }
 }
 
 /** N pattern bytes as 64 KiB buffers. */
