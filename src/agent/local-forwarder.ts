@@ -352,7 +352,7 @@ export class LocalForwarder {
       if (req.rawTrailers.length > 0 && ex.localReq === localReq) localReq.addTrailers(rawHeaderPairs(req.rawTrailers));
     });
     if (expectsContinue(req)) {
-      this.#pipeAfterContinue(ex, req, localReq);
+      this.#pipeAfterContinue(ex, req, res, localReq);
       return;
     }
     // Not pipeline(): on a local failure it would destroy `req`, and with it
@@ -366,9 +366,10 @@ export class LocalForwarder {
    * `EXPECT_CONTINUE_TIMEOUT_MS` of silence. A final response first means the
    * body is never sent: a service that answered early and closes must not be
    * sent bytes it will not read (its kernel would reset the connection, and
-   * the response with it).
+   * the response with it). On the timeout, a visitor that may still be
+   * waiting for its 100 is sent one, where interim responses are allowed.
    */
-  #pipeAfterContinue(ex: LocalExchange, req: http.IncomingMessage, localReq: http.ClientRequest): void {
+  #pipeAfterContinue(ex: LocalExchange, req: http.IncomingMessage, res: http.ServerResponse, localReq: http.ClientRequest): void {
     let decided = false;
     const stop = (): void => {
       decided = true;
@@ -382,7 +383,14 @@ export class LocalForwarder {
     };
     // A relay that did not wait (the Go relay sends the body at once) must not see its bytes read before the decision.
     req.pause();
-    const timer = this.#clock.setTimeout(start, EXPECT_CONTINUE_TIMEOUT_MS);
+    const timer = this.#clock.setTimeout(() => {
+      if (decided) return;
+      if (ex.interimResponses && !ex.sentContinue && !ex.done && !res.headersSent) {
+        res.writeContinue();
+        ex.sentContinue = true;
+      }
+      start();
+    }, EXPECT_CONTINUE_TIMEOUT_MS);
     localReq.once('continue', start);
     localReq.once('response', () => {
       if (decided) return;

@@ -128,6 +128,26 @@ describe('LocalForwarder: interim responses and Expect: 100-continue', () => {
     assert.match((await reply).toString('latin1'), /got 5$/, 'the body went after the timeout');
   });
 
+  it('on that timeout, asks a visitor still waiting for its 100 for the body, where interim responses are allowed', async (t) => {
+    const clock = new FakeClock();
+    const local = await startReadingService(t, false);
+    const front = await startFront(t, { localAddr: `127.0.0.1:${local.port}`, clock }, { interimResponses: true });
+    const relay = await connectRaw(t, front.port);
+    relay.write(expectHead(5));
+    const cont = readUntil(relay, (all) => all.includes('\r\n\r\n'));
+    let got: Buffer | undefined;
+    void cont.then((b) => (got = b));
+    for (let turn = 0; got === undefined; turn++) {
+      assert.ok(turn < 10_000, 'a 100 came after the timeout');
+      clock.advance(EXPECT_CONTINUE_TIMEOUT_MS);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal((await cont).toString('latin1'), CONTINUE, 'the agent said 100 for the silent local service');
+    relay.write('hello');
+    const rest = (await readToEnd(relay)).toString('latin1');
+    assert.match(rest, /^HTTP\/1\.1 200 OK\r\n[\s\S]*got 5$/, 'the body reached the local service, then its answer');
+  });
+
   for (const interimResponses of [false, true]) {
     it(`${interimResponses ? 'passes' : 'drops'} the local service's 103 and 102 ${interimResponses ? 'when the stream allows them' : 'on a stream that does not allow them'}`, async (t) => {
       const local = await startLocal(t, (req, res) => {
