@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openRelayStore } from '../../src/relay/store/index.js';
+import { SqliteRelayStore, type CreatedAgentToken } from '../../src/relay/store/index.js';
 
 /** Name of the agent whose local service the visitor loop reaches. */
 export const VISITOR_AGENT_NAME = 'visitor';
@@ -24,23 +24,26 @@ export interface PreparedStore {
 export async function prepareStore(dir: string, agents: number): Promise<PreparedStore> {
   const startMs = Date.now();
   const dbPath = join(dir, 'relay.db');
-  const store = openRelayStore(dbPath);
+  const store = new SqliteRelayStore(dbPath);
   try {
-    const tokens: string[] = [];
+    // The SQLite store's writes run synchronously inside their call: collected here, they all
+    // happen in one transaction (seconds faster for 10 000 agents), and are awaited after it.
+    const created: Promise<CreatedAgentToken>[] = [];
     store.db.transaction(() => {
       for (let i = 1; i <= agents; i++) {
         const name = `idle-${String(i).padStart(5, '0')}`;
-        store.tokens.createAgent(name);
-        tokens.push(store.tokens.createToken(name).token.reveal());
+        void store.tokens.createAgent(name);
+        created.push(store.tokens.createToken(name));
       }
-      store.tokens.createAgent(VISITOR_AGENT_NAME);
+      void store.tokens.createAgent(VISITOR_AGENT_NAME);
     })();
-    const visitorToken = store.tokens.createToken(VISITOR_AGENT_NAME).token.reveal();
+    const tokens = (await Promise.all(created)).map((c) => c.token.reveal());
+    const visitorToken = (await store.tokens.createToken(VISITOR_AGENT_NAME)).token.reveal();
     await store.access.setPolicy(VISITOR_AGENT_NAME, { mode: 'public' });
     const tokensFile = join(dir, 'tokens.json');
     writeFileSync(tokensFile, JSON.stringify(tokens));
     return { dbPath, tokensFile, visitorToken, elapsedMs: Date.now() - startMs };
   } finally {
-    store.close();
+    await store.close();
   }
 }

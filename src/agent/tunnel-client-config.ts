@@ -20,6 +20,12 @@ const MIN_STREAM_WINDOW_BYTES = 256 * 1024;
 export interface TunnelClientOptions {
   /** `ws://` or `wss://` URL of the relay's tunnel endpoint; its query parameters are kept. */
   relayUrl: string;
+  /**
+   * More relay endpoints (nodes of a relay cluster), tried after `relayUrl`
+   * in order, then round-robin: each failed dial and each ended session moves
+   * to the next one, on the usual backoff schedule.
+   */
+  moreRelayUrls?: readonly string[];
   /** The agent token, sent as `?token=` and as `Authorization: Bearer`. */
   token: string | Secret;
   /** `host:port` of the local service. */
@@ -70,6 +76,8 @@ export interface TunnelClientOptions {
 /** A resolved tunnel client configuration; every field set (optional ones may be undefined). */
 export interface TunnelClientConfig {
   relayUrl: string;
+  /** `relayUrl` and `moreRelayUrls`, in the order they are tried. */
+  relayUrls: readonly string[];
   token: Secret;
   localAddr: string;
   logger: Logger;
@@ -95,7 +103,7 @@ export interface TunnelClientConfig {
 }
 
 /** Defaults of every optional field. */
-export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<Omit<TunnelClientConfig, 'relayUrl' | 'token' | 'localAddr'>> = Object.freeze({
+export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<Omit<TunnelClientConfig, 'relayUrl' | 'relayUrls' | 'token' | 'localAddr'>> = Object.freeze({
   logger: noopLogger,
   hooks: Object.freeze({}),
   clock: systemClock,
@@ -127,7 +135,9 @@ const TOKEN_VALUE = /^[\x21-\x7e]+$/;
 export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonly<TunnelClientConfig> {
   if (options === null || typeof options !== 'object') throw new ConfigError('options', 'must be an object', options);
   const d = DEFAULT_TUNNEL_CLIENT_CONFIG;
-  const relayUrl = resolveRelayUrl(options.relayUrl);
+  const relayUrl = resolveRelayUrl('relayUrl', options.relayUrl);
+  if (options.moreRelayUrls !== undefined && !Array.isArray(options.moreRelayUrls)) throw new ConfigError('moreRelayUrls', 'must be a list of URLs', options.moreRelayUrls);
+  const relayUrls = Object.freeze([relayUrl, ...(options.moreRelayUrls ?? []).map((u, i) => resolveRelayUrl(`moreRelayUrls[${i}]`, u))]);
   const token = resolveToken(options.token);
   const localAddr = requireString('localAddr', options.localAddr);
   requireHostPort('localAddr', localAddr);
@@ -168,6 +178,7 @@ export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonl
 
   return Object.freeze({
     relayUrl,
+    relayUrls,
     token,
     localAddr,
     logger,
@@ -203,16 +214,16 @@ export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonl
   });
 }
 
-function resolveRelayUrl(value: unknown): string {
-  const text = requireString('relayUrl', value);
+function resolveRelayUrl(field: string, value: unknown): string {
+  const text = requireString(field, value);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new ConfigError('relayUrl', 'must be a ws:// or wss:// URL', '[unparsable URL]');
+    throw new ConfigError(field, 'must be a ws:// or wss:// URL', '[unparsable URL]');
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new ConfigError('relayUrl', 'must be a ws:// or wss:// URL', url.protocol);
+    throw new ConfigError(field, 'must be a ws:// or wss:// URL', url.protocol);
   }
   return url.href;
 }

@@ -7,8 +7,9 @@
  * cause, and `stop()` that waits for the close frame and the local
  * connections.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
+import { AGENT_INSTANCE_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
 import { toAbortError } from '../shared/abort.js';
 import type { Logger } from '../shared/logger.js';
 import { GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
@@ -33,6 +34,10 @@ export class TunnelClient {
   #forwarder: LocalForwarder | null = null;
   #session: Session | null = null;
   #relayHeaders: Readonly<IncomingHttpHeaders> | null = null;
+  /** Index into `config.relayUrls` of the next dial; moves on after each failed dial and each ended session. */
+  #nextRelay = 0;
+  /** Random per instance: tells the relay a restart from a second link of the same agent. */
+  readonly #instanceId = randomBytes(12).toString('base64url');
   #activeStreams = 0;
   #started = false;
   #stopping: Promise<void> | null = null;
@@ -123,14 +128,28 @@ export class TunnelClient {
     return this.#stopping;
   }
 
+  /** The random id this agent instance sends on every connect request (`X-Tunnel-Agent-Instance`). */
+  get instanceId(): string {
+    return this.#instanceId;
+  }
+
+  /** The relay URL the next dial goes to (or the current session's). */
+  get currentRelayUrl(): string {
+    return this.config.relayUrls[this.#nextRelay % this.config.relayUrls.length] as string;
+  }
+
   async #connect(attempt: number, signal: AbortSignal): Promise<LoopConnection> {
     const c = this.config;
-    const url = buildConnectUrl(c.relayUrl, c.token);
+    const relayUrl = this.currentRelayUrl;
+    const advance = (): void => {
+      if (c.relayUrls.length > 1) this.#nextRelay = (this.#nextRelay + 1) % c.relayUrls.length;
+    };
+    const url = buildConnectUrl(relayUrl, c.token);
     this.#logger.info('connecting to relay', { url: redactUrl(url), attempt });
     let duplex: WebSocketDuplex;
     try {
       duplex = await dialWebSocket(url, {
-        headers: buildConnectHeaders(c.token, c.agentVersion),
+        headers: { ...buildConnectHeaders(c.token, c.agentVersion), [AGENT_INSTANCE_HEADER]: this.#instanceId },
         handshakeTimeoutMs: c.handshakeTimeoutMs,
         signal,
         ca: c.ca,
@@ -138,6 +157,7 @@ export class TunnelClient {
         clock: c.clock,
       });
     } catch (err) {
+      advance();
       if (err instanceof HandshakeRejectedError && AUTH_REJECTED_STATUSES.has(err.statusCode)) {
         throw new AgentAuthRejectedError(err.statusCode, { cause: err });
       }
@@ -171,6 +191,8 @@ export class TunnelClient {
     this.#logger.info('connected to relay', { url: redactUrl(url) });
 
     const closed = session.closed.then(async (err) => {
+      // The relay (node) this session was on may be gone: the next dial goes to the next one.
+      advance();
       const cause = await this.#sessionEndCause(err, duplex);
       if (this.#session === session) this.#session = null;
       if (cause !== undefined) this.#logger.warn('session ended', { code: (cause as { code?: unknown }).code, error: cause.message });

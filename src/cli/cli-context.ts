@@ -61,7 +61,9 @@ export function parseCommandArgs<O extends Options>(
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values: Record<string, string | boolean | undefined> = {};
+  // A flag given several times (a repeatable list) reads as one comma-separated list.
+  for (const [name, value] of Object.entries(parsed.values)) values[name] = Array.isArray(value) ? value.join(',') : (value as string | boolean | undefined);
   const sources: Record<string, ArgSource> = {};
   for (const [name, spec] of Object.entries(options)) {
     if (values[name] !== undefined) {

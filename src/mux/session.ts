@@ -124,6 +124,11 @@ export class Session extends EventEmitter implements StreamHost, FrameSink {
     return this.#lastRttMs;
   }
 
+  /** True once this side sent GoAway (`goAway()` or `close()`): no new streams either way. */
+  get isGoingAway(): boolean {
+    return this.#localGoAway;
+  }
+
   /** The GoAway code the peer sent, or null. */
   get remoteGoAwayCode(): number | null {
     return this.#remoteGoAway;

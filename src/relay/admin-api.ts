@@ -18,6 +18,8 @@
  * - `GET|PUT /api/agents/:name/access`
  * - `PUT|DELETE /api/agents/:name/access/users/:username` (`{"password": "..."}`)
  * - `POST /api/agents/:name/access/tokens`, `DELETE /api/agents/:name/access/tokens/:id`
+ * - `GET /api/conflicts` (agents whose link two running instances fight over)
+ * - `GET /api/cluster` (a cluster node: the nodes, peer links and directory as it sees them)
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -47,6 +49,9 @@ import type { AuthFailureReason, RelayMetrics } from './metrics.js';
 import type { AccessPolicyStore } from './store/access-policy-store.js';
 import { StoreNotFoundError } from './store/store-errors.js';
 import type { AgentInfo, AgentTokenInfo, TokenStore } from './store/token-store.js';
+import type { StoreHealth } from './store/relay-store.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
+import type { AgentConflict, InstanceConflicts } from './instance-conflicts.js';
 
 /** Longest kick grace accepted, in ms. */
 export const ADMIN_MAX_KICK_GRACE_MS = 60_000;
@@ -65,8 +70,23 @@ export interface AdminApiOptions {
   isReady: () => boolean;
   /** Failed admin authentications per address. */
   rateLimiter: AuthRateLimiter;
+  /** The store's health, shown by `/readyz` (a store outage degrades the relay, it does not stop it). */
+  storeHealth?: () => StoreHealth;
+  /** Agents whose link two running instances fight over. */
+  conflicts?: InstanceConflicts;
+  /** A cluster node's view of the cluster. */
+  cluster?: ClusterNode | null;
   logger: Logger;
   clock: Clock;
+}
+
+/** An agent link as the admin API shows it (a cluster's directory). */
+export interface AdminLinkView {
+  node: string;
+  link: number;
+  epoch: number;
+  /** Held by the node answering. */
+  local: boolean;
 }
 
 /** An agent as the admin API lists it. Times are ISO 8601; counters are those of the current session. */
@@ -96,6 +116,12 @@ export interface AdminAgentView {
   activeTokens: number;
   createdAt: string | null;
   lastTokenUseAt: string | null;
+  /** The instance id the agent announced (our agents; null for the Go agent). */
+  instanceId: string | null;
+  /** Set while two running instances fight over the agent's link. */
+  conflict: AgentConflict | null;
+  /** In a cluster: every link of the agent in the directory, on any node (empty for a single relay). */
+  links: AdminLinkView[];
 }
 
 const TOKEN_ID_PATTERN = /^[0-9a-f]{16}$/;
@@ -116,30 +142,32 @@ export class AdminApi {
     this.#tokenDigest = options.adminToken === null ? null : digest(options.adminToken.reveal());
     options.registry.on('disconnect', this.#onDisconnect);
     this.#routes = [
-      route('api/agents', { GET: () => ok(this.#listAgents()) }),
-      route('api/agents/:', { GET: (_r, [name]) => ok(this.#agentView(name as string)), DELETE: (_r, [name]) => this.#deleteAgent(name as string) }),
+      route('api/agents', { GET: async () => ok(await this.#listAgents()) }),
+      route('api/agents/:', { GET: async (_r, [name]) => ok(await this.#agentView(name as string)), DELETE: (_r, [name]) => this.#deleteAgent(name as string) }),
       route('api/agents/:/kick', { POST: (_r, [name], q) => this.#kick(name as string, q) }),
       route('api/agents/:/tokens', {
-        GET: (_r, [name]) => ok({ tokens: this.#tokensOf(name as string) }),
+        GET: async (_r, [name]) => ok({ tokens: await this.#tokensOf(name as string) }),
         POST: (req, [name]) => this.#createToken(req, name as string),
       }),
-      route('api/tokens', { GET: (_r, _p, q) => ok({ tokens: this.#listTokens(q.get('agent') ?? undefined) }) }),
+      route('api/tokens', { GET: async (_r, _p, q) => ok({ tokens: await this.#listTokens(q.get('agent') ?? undefined) }) }),
       route('api/tokens/:', { DELETE: (_r, [id]) => this.#revokeToken(id as string) }),
       route('api/agents/:/access', {
-        GET: (_r, [name]) => ok(this.#accessView(name as string)),
+        GET: async (_r, [name]) => ok(await this.#accessView(name as string)),
         PUT: (req, [name]) => this.#setPolicy(req, name as string),
       }),
       route('api/agents/:/access/users/:', {
         PUT: (req, [name, user]) => this.#setBasicUser(req, name as string, user as string),
-        DELETE: (_r, [name, user]) => {
-          this.#o.accessPolicies.removeBasicUser(name as string, user as string);
+        DELETE: async (_r, [name, user]) => {
+          await this.#o.accessPolicies.removeBasicUser(name as string, user as string);
           return ok({ agent: name, username: user, removed: true });
         },
       }),
       route('api/agents/:/access/tokens', { POST: (req, [name]) => this.#createVisitorToken(req, name as string) }),
+      route('api/conflicts', { GET: () => ok({ conflicts: (this.#o.conflicts?.conflicts() ?? []).map(conflictView) }) }),
+      route('api/cluster', { GET: () => ok({ cluster: this.#o.cluster?.status() ?? null }) }),
       route('api/agents/:/access/tokens/:', {
-        DELETE: (_r, [name, id]) => {
-          this.#o.accessPolicies.removeVisitorToken(name as string, id as string);
+        DELETE: async (_r, [name, id]) => {
+          await this.#o.accessPolicies.removeVisitorToken(name as string, id as string);
           return ok({ agent: name, tokenId: id, removed: true });
         },
       }),
@@ -188,7 +216,14 @@ export class AdminApi {
       if (!isRead) throw methodNotAllowed(['GET', 'HEAD']);
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       const ready = this.#o.isReady();
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', agents: this.#o.registry.size });
+      const cluster = this.#o.cluster;
+      return sendJson(res, ready ? 200 : 503, {
+        status: ready ? 'ready' : 'not ready',
+        agents: this.#o.registry.size,
+        // A store outage is reported, not failed on: the relay keeps serving what it holds in memory.
+        store: this.#o.storeHealth?.() ?? 'up',
+        ...(cluster === null || cluster === undefined ? {} : { node: cluster.config.nodeId, nodeState: cluster.nodes.state }),
+      });
     }
     if (path === '/metrics') {
       if (!this.#o.metricsPublic) this.#authorize(req);
@@ -243,9 +278,9 @@ export class AdminApi {
     );
   }
 
-  #listAgents(): { agents: AdminAgentView[] } {
+  async #listAgents(): Promise<{ agents: AdminAgentView[] }> {
     const { tokens, registry } = this.#o;
-    const infos = new Map(tokens.listAgents().map((a) => [a.name, a]));
+    const infos = new Map((await tokens.listAgents()).map((a) => [a.name, a]));
     const names = new Set(infos.keys());
     for (const c of registry.connections()) names.add(c.agentName);
     const byName = groupConnections(registry.connections());
@@ -253,8 +288,8 @@ export class AdminApi {
     return { agents };
   }
 
-  #agentView(name: string): AdminAgentView {
-    const info = this.#o.tokens.getAgent(name);
+  async #agentView(name: string): Promise<AdminAgentView> {
+    const info = await this.#o.tokens.getAgent(name);
     const connections = this.#o.registry.connections().filter((c) => c.agentName === name);
     if (info === undefined && connections.length === 0) throw new StoreNotFoundError('agent', name);
     return this.#view(name, info, connections);
@@ -263,10 +298,19 @@ export class AdminApi {
   #view(name: string, info: AgentInfo | undefined, connections: AgentConnection[]): AdminAgentView {
     const current = connections.find((c) => !c.isReplaced && !c.session.isClosed);
     const offlineSinceMs = this.#offlineSinceMs.get(name);
+    const cluster = this.#o.cluster;
+    const links: AdminLinkView[] =
+      cluster === null || cluster === undefined
+        ? []
+        : cluster.directory
+            .linksOf(name)
+            .filter((l) => cluster.nodes.isServing(l.nodeId))
+            .map((l) => ({ node: l.nodeId, link: l.linkIndex, epoch: l.epoch, local: l.nodeId === cluster.config.nodeId }));
+    const conflict = this.#o.conflicts?.conflictOf(name);
     return {
       name,
       registered: info !== undefined,
-      online: current !== undefined,
+      online: current !== undefined || links.length > 0,
       since: current !== undefined ? iso(current.connectedAtMs) : offlineSinceMs === undefined ? null : iso(offlineSinceMs),
       remoteAddress: current?.remoteAddress ?? null,
       version: current?.agentVersion ?? null,
@@ -281,21 +325,24 @@ export class AdminApi {
       activeTokens: info?.activeTokenCount ?? 0,
       createdAt: info === undefined ? null : iso(info.createdAtMs),
       lastTokenUseAt: info === undefined || info.lastUsedAtMs === null ? null : iso(info.lastUsedAtMs),
+      instanceId: current?.instanceId ?? null,
+      conflict: conflict === undefined ? null : conflictView(conflict),
+      links,
     };
   }
 
-  #deleteAgent(name: string): Reply {
-    const result = this.#o.tokens.deleteAgent(name);
+  async #deleteAgent(name: string): Promise<Reply> {
+    const result = await this.#o.tokens.deleteAgent(name);
     this.#o.logger.info('agent deleted by admin', { agent: name, revokedTokens: result.revokedTokenIds.length });
     return ok({ agent: name, deleted: true, revokedTokenIds: result.revokedTokenIds });
   }
 
-  #kick(name: string, query: URLSearchParams): Reply {
+  async #kick(name: string, query: URLSearchParams): Promise<Reply> {
     const graceMs = parseGraceMs(query.get('graceMs'));
     const { registry, tokens, logger } = this.#o;
     const connections = registry.connections().filter((c) => c.agentName === name);
     if (connections.length === 0) {
-      if (tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+      if ((await tokens.getAgent(name)) === undefined) throw new StoreNotFoundError('agent', name);
       throw new AdminRequestError(409, 'ERR_RELAY_AGENT_OFFLINE', `The agent is not connected (got: ${JSON.stringify(name)})`);
     }
     for (const c of connections) {
@@ -307,49 +354,51 @@ export class AdminApi {
     return ok({ agent: name, kicked: connections.length, connectionIds });
   }
 
-  #tokensOf(name: string): ReturnType<typeof tokenView>[] {
-    if (this.#o.tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+  async #tokensOf(name: string): Promise<ReturnType<typeof tokenView>[]> {
+    if ((await this.#o.tokens.getAgent(name)) === undefined) throw new StoreNotFoundError('agent', name);
     return this.#listTokens(name);
   }
 
-  #listTokens(agent: string | undefined): ReturnType<typeof tokenView>[] {
-    return this.#o.tokens.listTokens(agent).map(tokenView);
+  async #listTokens(agent: string | undefined): Promise<ReturnType<typeof tokenView>[]> {
+    return (await this.#o.tokens.listTokens(agent)).map(tokenView);
   }
 
   async #createToken(req: IncomingMessage, name: string): Promise<Reply> {
     const body = optionalObject(await readJsonBody(req));
     const label = optionalString(body, 'label');
     const { tokens } = this.#o;
-    tokens.ensureAgent(name);
-    const created = tokens.createToken(name, label === undefined ? {} : { label });
+    await tokens.ensureAgent(name);
+    const created = await tokens.createToken(name, label === undefined ? {} : { label });
     // The only copy of the secret: in this response, never in a log.
     return { status: 201, body: { agent: name, tokenId: created.tokenId, token: created.token.reveal() } };
   }
 
-  #revokeToken(id: string): Reply {
+  async #revokeToken(id: string): Promise<Reply> {
     const { tokens } = this.#o;
     // Only token ids here: `revokeToken` would also take an agent name and revoke all of its tokens.
-    if (!TOKEN_ID_PATTERN.test(id) || !tokens.listTokens().some((t) => t.tokenId === id)) throw new StoreNotFoundError('token', id);
-    const result = tokens.revokeToken(id);
+    if (!TOKEN_ID_PATTERN.test(id) || !(await tokens.listTokens()).some((t) => t.tokenId === id)) throw new StoreNotFoundError('token', id);
+    const result = await tokens.revokeToken(id);
     return ok({ tokenId: id, revoked: true, revokedTokenIds: result.revokedTokenIds });
   }
 
-  #accessView(name: string): Record<string, unknown> {
+  async #accessView(name: string): Promise<Record<string, unknown>> {
     const { accessPolicies } = this.#o;
-    const policy = accessPolicies.getPolicyConfig(name);
+    const policy = await accessPolicies.getPolicyConfig(name);
     if (policy === undefined) throw new StoreNotFoundError('agent', name);
+    const users = await accessPolicies.listBasicUsers(name);
+    const visitorTokens = await accessPolicies.listVisitorTokens(name);
     return {
       agent: name,
       policy: redactAccessPolicy(policy),
-      basicUsers: accessPolicies.listBasicUsers(name).map((u) => ({ username: u.username, createdAt: iso(u.createdAtMs), updatedAt: iso(u.updatedAtMs) })),
-      visitorTokens: accessPolicies.listVisitorTokens(name).map((t) => ({ tokenId: t.tokenId, label: t.label, createdAt: iso(t.createdAtMs) })),
+      basicUsers: users.map((u) => ({ username: u.username, createdAt: iso(u.createdAtMs), updatedAt: iso(u.updatedAtMs) })),
+      visitorTokens: visitorTokens.map((t) => ({ tokenId: t.tokenId, label: t.label, createdAt: iso(t.createdAtMs) })),
     };
   }
 
   async #setPolicy(req: IncomingMessage, name: string): Promise<Reply> {
     const body = await readJsonBody(req);
     if (body === undefined) throw new AdminRequestError(400, 'ERR_ADMIN_BAD_REQUEST', 'A JSON access policy is required, e.g. {"mode":"public"}');
-    if (this.#o.tokens.getAgent(name) === undefined) throw new StoreNotFoundError('agent', name);
+    if ((await this.#o.tokens.getAgent(name)) === undefined) throw new StoreNotFoundError('agent', name);
     const policy = await this.#o.accessPolicies.setPolicy(name, body as Parameters<AccessPolicyStore['setPolicy']>[1]);
     return ok({ agent: name, policy: redactAccessPolicy(policy) });
   }
@@ -365,9 +414,13 @@ export class AdminApi {
   async #createVisitorToken(req: IncomingMessage, name: string): Promise<Reply> {
     const body = optionalObject(await readJsonBody(req));
     const label = optionalString(body, 'label');
-    const created = this.#o.accessPolicies.addVisitorToken(name, label === undefined ? {} : { label });
+    const created = await this.#o.accessPolicies.addVisitorToken(name, label === undefined ? {} : { label });
     return { status: 201, body: { agent: name, tokenId: created.tokenId, token: created.token.reveal() } };
   }
+}
+
+function conflictView(c: AgentConflict): AgentConflict & { first: string; last: string } {
+  return { ...c, first: iso(c.firstAtMs), last: iso(c.lastAtMs) };
 }
 
 function digest(text: string): Buffer {

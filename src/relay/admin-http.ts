@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
-import { InvalidAgentNameError, StoreConflictError, StoreNotFoundError, StoreValidationError } from './store/store-errors.js';
+import { InvalidAgentNameError, StoreConflictError, StoreNotFoundError, StoreUnavailableError, StoreValidationError } from './store/store-errors.js';
 
 /** Largest request body the admin API reads, in bytes. */
 export const ADMIN_MAX_BODY_BYTES = 64 * 1024;
@@ -127,11 +127,12 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** The HTTP status of a store error (404, 409, 400), or undefined for anything else. */
+/** The HTTP status of a store error (404, 409, 400, 503 when the store is down), or undefined for anything else. */
 export function mapStoreError(err: unknown): { status: number; code: TunnelErrorCode; message: string } | undefined {
   if (err instanceof StoreNotFoundError) return { status: 404, code: err.code, message: err.message };
   if (err instanceof StoreConflictError) return { status: 409, code: err.code, message: err.message };
   if (err instanceof StoreValidationError || err instanceof InvalidAgentNameError) return { status: 400, code: err.code, message: err.message };
+  if (err instanceof StoreUnavailableError) return { status: 503, code: 'ERR_RELAY_STORE_UNAVAILABLE', message: 'The store cannot be reached; try again' };
   return undefined;
 }
 

@@ -7,9 +7,12 @@
  * revocation happened in this process or in another one (the CLI).
  */
 import {
+  AGENT_INSTANCE_HEADER,
+  AGENT_LINK_HEADER,
   AGENT_VERSION_HEADER,
   CAPABILITIES_HEADER,
   INTERIM_RESPONSES_CAPABILITY,
+  RELAY_NODE_HEADER,
   RELAY_VERSION_HEADER,
   parseCapabilities,
 } from '../http/tunnel-headers.js';
@@ -24,10 +27,12 @@ import type { Logger } from '../shared/logger.js';
 import { WebSocketListener, type UpgradeAuthResult, type WebSocketDuplex } from '../transport/index.js';
 import { AgentConnection, type AgentRegistry } from './agent-registry.js';
 import type { AuthRateLimiter } from './auth-rate-limiter.js';
+import type { InstanceConflicts } from './instance-conflicts.js';
 import { clientAddress } from './client-address.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './relay-config.js';
-import type { TokenRevocation, TokenStore } from './store/token-store.js';
+import { StoreUnavailableError } from './store/store-errors.js';
+import type { TokenRevocation, TokenStore, VerifiedAgentToken } from './store/token-store.js';
 
 /** The path agents connect to. */
 export const AGENT_CONNECT_PATH = '/tunnel/connect';
@@ -44,6 +49,10 @@ export interface AgentAuthContext {
   tokenId: string;
   remoteAddress: string;
   agentVersion: string | undefined;
+  /** `X-Tunnel-Agent-Instance`, when well-formed. */
+  instanceId: string | undefined;
+  /** `X-Tunnel-Link` (0 when absent or malformed). */
+  linkIndex: number;
   /** The agent's `X-Tunnel-Capabilities` that this relay shares (none for a Go agent). */
   capabilities: ReadonlySet<string>;
 }
@@ -57,6 +66,10 @@ export interface AgentGatewayOptions {
   proxyTrust: ProxyTrust;
   /** Counts refused authentications (optional). */
   metrics?: RelayMetrics;
+  /** In a cluster: this node's id, sent back on the 101 (`X-Tunnel-Node`). */
+  nodeId?: string;
+  /** Refuses the instance that lost a fight over an agent's link, while it lasts. */
+  conflicts?: InstanceConflicts;
   logger: Logger;
   clock: Clock;
 }
@@ -75,10 +88,16 @@ export class AgentGateway {
   #accepting = true;
   #stopRevocations: (() => void) | undefined;
   #removeRevokedListener: (() => void) | undefined;
+  readonly #upgradeHeaders: Record<string, string>;
 
   constructor(options: AgentGatewayOptions) {
     this.#options = options;
     this.#logger = options.logger;
+    this.#upgradeHeaders = {
+      [RELAY_VERSION_HEADER]: relayVersion(),
+      [CAPABILITIES_HEADER]: RELAY_CAPABILITIES.join(', '),
+      ...(options.nodeId === undefined ? {} : { [RELAY_NODE_HEADER]: options.nodeId }),
+    };
   }
 
   /** Serves `GET /tunnel/connect` upgrades on `server`. */
@@ -86,8 +105,8 @@ export class AgentGateway {
     this.#listeners.push(
       new WebSocketListener<AgentAuthContext>(server, {
         path: AGENT_CONNECT_PATH,
-        authenticate: (req) => Promise.resolve(this.authenticate(req)),
-        upgradeHeaders: () => ({ [RELAY_VERSION_HEADER]: relayVersion(), [CAPABILITIES_HEADER]: RELAY_CAPABILITIES.join(', ') }),
+        authenticate: (req) => this.authenticate(req),
+        upgradeHeaders: () => this.#upgradeHeaders,
         onConnection: (duplex, _req, context) => this.#onConnection(duplex, context),
         otherPaths: sharedWithVisitors ? 'ignore' : 'reject',
         logger: this.#logger,
@@ -114,24 +133,52 @@ export class AgentGateway {
     if (this.#stopRevocations !== undefined) return;
     const { tokens, limits } = this.#options;
     this.#removeRevokedListener = tokens.onRevoked((r) => this.#onRevoked(r));
-    this.#stopRevocations = tokens.startRevocationPolling({ intervalMs: limits.revocationPollIntervalMs });
+    this.#stopRevocations = tokens.watchRevocations({ intervalMs: limits.revocationPollIntervalMs });
   }
 
   /**
    * Decides on an upgrade before it happens: 503 while shutting down, 429
    * for an address over its failure budget, 401 for a missing, unknown or
-   * revoked token. A valid token is accepted even from a limited address, so
-   * one broken agent behind a shared NAT or proxy cannot lock out the others.
+   * revoked token, 503 when a networked store is down and the token is not
+   * known to this node. A valid token is accepted even from a limited
+   * address, so one broken agent behind a shared NAT or proxy cannot lock
+   * out the others.
    */
-  authenticate(req: IncomingMessage): UpgradeAuthResult<AgentAuthContext> {
+  async authenticate(req: IncomingMessage): Promise<UpgradeAuthResult<AgentAuthContext>> {
     const remoteAddress = clientAddress(req, this.#options.proxyTrust);
     if (!this.#accepting) return rejection(503, 'ERR_RELAY_SHUTTING_DOWN', 'The relay is shutting down', { 'Retry-After': '5' });
     const token = tokenOf(req);
-    const verified = token === undefined ? null : this.#verify(token);
+    let verified: VerifiedAgentToken | null = null;
+    if (token !== undefined) {
+      try {
+        verified = await this.#options.tokens.verifyToken(token);
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) {
+          this.#logger.warn('agent refused: the store is unavailable', { remote: remoteAddress });
+          return rejection(503, 'ERR_RELAY_STORE_UNAVAILABLE', 'The relay cannot check this token now', { 'Retry-After': '5' });
+        }
+        this.#logger.error('token verification failed', { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
     if (verified !== null) {
+      const instanceId = instanceOf(req);
+      if (this.#options.conflicts?.shouldRefuse(verified.agentName, instanceId) === true) {
+        this.#logger.warn('agent refused: another running instance holds its link', { agent: verified.agentName, remote: remoteAddress, instanceId });
+        return rejection(409, 'ERR_RELAY_AGENT_CONFLICT', 'Another running instance of this agent holds its link (is one token used on two devices?)', {
+          'Retry-After': '30',
+        });
+      }
       return {
         ok: true,
-        context: { agentName: verified.agentName, tokenId: verified.tokenId, remoteAddress, agentVersion: versionOf(req), capabilities: sharedCapabilities(req) },
+        context: {
+          agentName: verified.agentName,
+          tokenId: verified.tokenId,
+          remoteAddress,
+          agentVersion: versionOf(req),
+          instanceId,
+          linkIndex: linkOf(req),
+          capabilities: sharedCapabilities(req),
+        },
       };
     }
     const { rateLimiter } = this.#options;
@@ -168,17 +215,8 @@ export class AgentGateway {
     await Promise.all(this.#listeners.map((l) => l.close({ graceMs })));
   }
 
-  #verify(token: string): ReturnType<TokenStore['verifyToken']> {
-    try {
-      return this.#options.tokens.verifyToken(token);
-    } catch (err) {
-      this.#logger.error('token verification failed', { error: err instanceof Error ? err.message : String(err) });
-      return null;
-    }
-  }
-
   #onConnection(duplex: WebSocketDuplex, context: AgentAuthContext): void {
-    const { limits, registry, tokens, clock } = this.#options;
+    const { limits, clock } = this.#options;
     const logger = this.#logger.child({ agent: context.agentName });
     const session = new Session(duplex, {
       role: 'server',
@@ -192,8 +230,20 @@ export class AgentGateway {
       logger.warn('agent opened a stream; resetting it', { streamId: stream.id });
       stream.destroy();
     });
-    if (!this.#accepting || !tokens.isTokenActive(context.tokenId)) {
-      // Shut down or revoked while the upgrade was completing.
+    void this.#admit(session, context, logger);
+  }
+
+  /** Registers the session unless the relay shut down or the token was revoked while the upgrade was completing. */
+  async #admit(session: Session, context: AgentAuthContext, logger: Logger): Promise<void> {
+    const { registry, tokens, clock } = this.#options;
+    let active: boolean;
+    try {
+      active = await tokens.isTokenActive(context.tokenId);
+    } catch {
+      // The store is unreachable: the token was verified a moment ago.
+      active = true;
+    }
+    if (!this.#accepting || !active || session.isClosed) {
       void session.close({ graceMs: 0 });
       return;
     }
@@ -275,6 +325,20 @@ function versionOf(req: IncomingMessage): string | undefined {
 function sharedCapabilities(req: IncomingMessage): ReadonlySet<string> {
   const announced = parseCapabilities(req.headers[CAPABILITIES_HEADER.toLowerCase()]);
   return new Set(RELAY_CAPABILITIES.filter((c) => announced.has(c)));
+}
+
+/** The agent's instance id: 8-64 characters of [A-Za-z0-9_-], else undefined. */
+function instanceOf(req: IncomingMessage): string | undefined {
+  const value = req.headers[AGENT_INSTANCE_HEADER.toLowerCase()];
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(value) ? value : undefined;
+}
+
+/** The link index: 0-63, else 0. */
+function linkOf(req: IncomingMessage): number {
+  const value = req.headers[AGENT_LINK_HEADER.toLowerCase()];
+  if (typeof value !== 'string' || !/^\d{1,2}$/.test(value)) return 0;
+  const n = Number(value);
+  return n < 64 ? n : 0;
 }
 
 function pathOf(url: string | undefined): string {

@@ -25,6 +25,10 @@ export interface AgentConnectionInit {
   remoteAddress: string;
   /** Version the agent announced in its connect request, if any. */
   agentVersion?: string | undefined;
+  /** The agent process's random instance id (`X-Tunnel-Agent-Instance`; Go agents send none). */
+  instanceId?: string | undefined;
+  /** Which of the agent's links this session is (`X-Tunnel-Link`; 0 when absent). */
+  linkIndex?: number;
   /** Capability tokens the agent announced (`X-Tunnel-Capabilities`); none for a Go agent. */
   capabilities?: ReadonlySet<string>;
   session: Session;
@@ -42,10 +46,14 @@ export class AgentConnection {
   readonly tokenId: string;
   readonly remoteAddress: string;
   readonly agentVersion: string | undefined;
+  readonly instanceId: string | undefined;
+  readonly linkIndex: number;
   /** Capability tokens the agent announced; a feature is used only if the relay has it too. */
   readonly capabilities: ReadonlySet<string>;
   readonly session: Session;
   readonly connectedAtMs: number;
+  /** In a cluster: its epoch in the session directory, once published (newest wins across nodes). */
+  epoch: number | undefined;
   /** Visitor streams currently open on this session (requests and upgrades). */
   activeStreams = 0;
   /** Visitor requests (and upgrades) forwarded through this session. */
@@ -62,6 +70,8 @@ export class AgentConnection {
     this.tokenId = init.tokenId;
     this.remoteAddress = init.remoteAddress;
     this.agentVersion = init.agentVersion;
+    this.instanceId = init.instanceId;
+    this.linkIndex = init.linkIndex ?? 0;
     this.capabilities = init.capabilities ?? new Set();
     this.session = init.session;
     this.connectedAtMs = init.connectedAtMs;
@@ -98,6 +108,8 @@ export interface AgentRegistryOptions {
 
 interface Waiter {
   resolve: (connection: AgentConnection | undefined) => void;
+  /** Connections this waiter does not want (they failed it already). */
+  exclude: ReadonlySet<AgentConnection> | undefined;
 }
 
 /** Agent name -> current session, plus every session still draining. */
@@ -182,13 +194,14 @@ export class AgentRegistry extends EventEmitter {
   }
 
   /**
-   * The agent's usable session, waiting up to `timeoutMs` for one to register.
-   * Resolves undefined on timeout or once the registry is closed; rejects
-   * with `AbortError` when `signal` aborts.
+   * The agent's usable session, waiting up to `timeoutMs` for one to register
+   * (one not in `exclude`). Resolves undefined on timeout or once the
+   * registry is closed; rejects with `AbortError` when `signal` aborts.
    */
-  waitForAgent(agentName: string, timeoutMs: number, signal?: AbortSignal): Promise<AgentConnection | undefined> {
+  waitForAgent(agentName: string, timeoutMs: number, signal?: AbortSignal, exclude?: ReadonlySet<AgentConnection>): Promise<AgentConnection | undefined> {
     throwIfAborted(signal);
-    const now = this.get(agentName);
+    let now = this.get(agentName);
+    if (now !== undefined && exclude?.has(now) === true) now = undefined;
     if (now !== undefined || this.#closed || timeoutMs <= 0) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
       let set = this.#waiters.get(agentName);
@@ -208,6 +221,7 @@ export class AgentRegistry extends EventEmitter {
           finish();
           resolve(connection);
         },
+        exclude,
       };
       const removeAbort = onAbort(signal, (err) => {
         finish();
@@ -230,6 +244,6 @@ export class AgentRegistry extends EventEmitter {
   #wake(agentName: string, connection: AgentConnection): void {
     const set = this.#waiters.get(agentName);
     if (set === undefined) return;
-    for (const w of [...set]) w.resolve(connection);
+    for (const w of [...set]) if (w.exclude?.has(connection) !== true) w.resolve(connection);
   }
 }

@@ -109,7 +109,7 @@ export class RelayMetrics {
   readonly #codes: string[] = [''];
   /** Agents that had a session in this process, for the reconnect count. */
   readonly #seenAgents = new Set<string>();
-  readonly #families: readonly MetricFamily[];
+  readonly #families: MetricFamily[];
   readonly #requests: CounterFamily;
   readonly #bytesToAgent: CounterFamily;
   readonly #bytesFromAgent: CounterFamily;
@@ -220,6 +220,11 @@ export class RelayMetrics {
   /** Counts one refused authentication. */
   recordAuthFailure(reason: AuthFailureReason): void {
     this.#authFailures.inc({ reason });
+  }
+
+  /** Adds families kept by other parts of the relay (the store's health, the cluster's state), written after these. */
+  addFamilies(...families: MetricFamily[]): void {
+    this.#families.push(...families);
   }
 
   /** Stops following the agent registry (the values stay readable). Idempotent. */

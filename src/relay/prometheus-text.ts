@@ -100,6 +100,21 @@ export class GaugeFamily extends ValueFamily {
   }
 }
 
+/** A counter family whose values are kept elsewhere and read at scrape time (they only go up). */
+export class ReadCounterFamily extends ValueFamily {
+  readonly #read: (set: (labels: MetricLabels, value: number) => void) => void;
+
+  constructor(name: string, help: string, isLabelled: boolean, read: (set: (labels: MetricLabels, value: number) => void) => void) {
+    super(name, help, 'counter', isLabelled);
+    this.#read = read;
+  }
+
+  override write(out: string[]): void {
+    this.#read((labels, value) => this.assign(labels, value));
+    super.write(out);
+  }
+}
+
 /** A histogram without labels, with fixed upper bounds (in the observed unit). */
 export class HistogramFamily implements MetricFamily {
   readonly #help: string;

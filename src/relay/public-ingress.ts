@@ -22,14 +22,15 @@ import {
 import { INTERIM_RESPONSES_CAPABILITY } from '../http/tunnel-headers.js';
 import type { MuxStream } from '../mux/index.js';
 import type { Clock } from '../shared/clock.js';
-import { TunnelError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { logVisitorRequest, type VisitorRequestRecord } from './access-log.js';
 import { removeQueryParam, stripVisitorCredentials } from './access/index.js';
 import type { VisitorAccessChecker, VisitorAccessDenialCode, VisitorAccessGranted } from './access/index.js';
-import type { AgentConnection, AgentRegistry } from './agent-registry.js';
+import { AgentConnection, type AgentRegistry } from './agent-registry.js';
+import type { RemoteAgentRouter } from './remote-agent-router.js';
 import { clientAddress } from './client-address.js';
 import { forwardHttpExchange } from './http-forwarder.js';
+import { openAgentStream } from './open-agent-stream.js';
 import type { RelayMetrics } from './metrics.js';
 import type { RelayLimits } from './relay-config.js';
 import type { AccessPolicyStore } from './store/access-policy-store.js';
@@ -50,6 +51,8 @@ export interface PublicIngressOptions {
   isTls: boolean;
   /** Counts every visitor request (optional). */
   metrics?: RelayMetrics;
+  /** Reaches agents connected to other nodes of a cluster (absent for a single relay). */
+  remoteRouter?: RemoteAgentRouter;
   logger: Logger;
   clock: Clock;
 }
@@ -82,12 +85,28 @@ interface AdmissionTrace {
   agent: string | undefined;
 }
 
+/** Where a forwarded exchange's byte counts go: the agent's session here, or a throwaway for one on another node. */
+interface StreamAccount {
+  bytesToAgent: number;
+  bytesFromAgent: number;
+}
+
+/**
+ * The agent's session here announced `interim-responses`. An agent on another
+ * node is treated as if it had not: the session directory does not carry its
+ * capabilities, so this node says `100` itself, and Node's HTTP client reads
+ * past any 1xx the agent may still send on the stream.
+ */
+function passesInterimResponses(account: StreamAccount): boolean {
+  return account instanceof AgentConnection && account.capabilities.has(INTERIM_RESPONSES_CAPABILITY);
+}
+
 /** A visitor request cleared for forwarding, with its stream open. */
 interface Admission {
   kind: 'forward';
   route: Route;
   decision: VisitorAccessGranted;
-  connection: AgentConnection;
+  account: StreamAccount;
   stream: MuxStream;
   /** Target for the agent: prefix stripped, relay credentials removed from the query. */
   path: string;
@@ -166,7 +185,7 @@ export class PublicIngress {
       this.#record(req, trace.agent, startedMs, refusalEnd(admitted), false);
       return;
     }
-    const { connection, stream, decision, route } = admitted;
+    const { account, stream, decision, route } = admitted;
     const headers = this.#forwardHeaders(req, route, decision, false);
     const extra: Record<string, string> = decision.setCookie === undefined ? {} : { 'Set-Cookie': decision.setCookie };
     const result = await forwardHttpExchange({
@@ -182,10 +201,10 @@ export class PublicIngress {
       errorHeaders: extra,
       responseExtraHeaders: extra,
       isShuttingDown: () => !this.#accepting,
-      interimResponses: connection.capabilities.has(INTERIM_RESPONSES_CAPABILITY),
+      interimResponses: passesInterimResponses(account),
     });
-    connection.bytesToAgent += result.bytesToAgent;
-    connection.bytesFromAgent += result.bytesFromAgent;
+    account.bytesToAgent += result.bytesToAgent;
+    account.bytesFromAgent += result.bytesFromAgent;
     this.#record(req, route.agent, startedMs, result, false);
   }
 
@@ -200,12 +219,12 @@ export class PublicIngress {
       this.#record(req, trace.agent, startedMs, refusalEnd(admitted), true);
       return;
     }
-    const { connection, stream, decision, route } = admitted;
+    const { account, stream, decision, route } = admitted;
     this.#upgraded.add(socket);
     try {
       const result = await forwardUpgrade({ req, socket, head, stream, path: admitted.path, headers: this.#forwardHeaders(req, route, decision, true) });
-      connection.bytesToAgent += result.bytesToAgent;
-      connection.bytesFromAgent += result.bytesFromAgent;
+      account.bytesToAgent += result.bytesToAgent;
+      account.bytesFromAgent += result.bytesFromAgent;
       this.#record(req, route.agent, startedMs, {
         status: 101,
         outcome: result.clean ? 'completed' : 'agent-reset',
@@ -219,9 +238,7 @@ export class PublicIngress {
   }
 
   async #admit(req: IncomingMessage, isUpgrade: boolean, visitor: VisitorPresence, trace: AdmissionTrace): Promise<Admission | Refusal> {
-    if (!this.#accepting) {
-      return { kind: 'error', info: { status: 503, code: 'ERR_RELAY_SHUTTING_DOWN', message: 'The relay is shutting down', retryAfterS: 5 }, headers: { Connection: 'close' } };
-    }
+    if (!this.#accepting) return shuttingDown();
     const route = parseRoute({ host: singleHostHeader(req), url: req.url }, { baseDomain: this.#o.baseDomain });
     if (isRouteError(route)) return { kind: 'error', info: { status: route.status, code: route.error, message: route.message } };
     // getPolicy is undefined for an unknown agent, from a cache (no second query per request).
@@ -249,49 +266,60 @@ export class PublicIngress {
 
     const opened = await this.#openStream(route.agent, visitor);
     if (opened.kind !== 'forward') return opened;
-    return { kind: 'forward', route, decision, connection: opened.connection, stream: opened.stream, path };
+    return { kind: 'forward', route, decision, account: opened.account, stream: opened.stream, path };
   }
 
-  /** Opens a stream to the agent, waiting up to `offlineGraceMs` for a (re)connecting agent. */
-  async #openStream(agent: string, visitor: VisitorPresence): Promise<{ kind: 'forward'; connection: AgentConnection; stream: MuxStream } | Refusal> {
-    const { registry, clock, limits } = this.#o;
+  /**
+   * Opens a stream to the agent: on its session here, else (in a cluster)
+   * through the peer link to a node that holds it, waiting up to
+   * `offlineGraceMs` for a (re)connecting agent wherever it lands. A node
+   * that answers `not_here` or `draining`, or cannot be reached, is tried no
+   * more for that link's epoch: nothing was sent to the agent, so the next
+   * candidate is safe.
+   */
+  async #openStream(agent: string, visitor: VisitorPresence): Promise<{ kind: 'forward'; account: StreamAccount; stream: MuxStream } | Refusal> {
+    const { registry, clock, limits, remoteRouter } = this.#o;
     const deadlineMs = clock.now() + limits.offlineGraceMs;
     const failed = new Set<AgentConnection>();
+    const failedRemote = new Set<string>();
     for (;;) {
-      let connection = registry.get(agent);
-      if (connection === undefined || failed.has(connection)) {
-        const remainingMs = deadlineMs - clock.now();
-        try {
-          connection = remainingMs > 0 ? await registry.waitForAgent(agent, remainingMs, visitor.signal()) : undefined;
-        } catch {
-          return { kind: 'gone' };
-        }
-        if (connection !== undefined && failed.has(connection)) connection = undefined;
-      }
       if (visitor.gone) return { kind: 'gone' };
-      if (!this.#accepting) return { kind: 'error', info: { status: 503, code: 'ERR_RELAY_SHUTTING_DOWN', message: 'The relay is shutting down', retryAfterS: 5 }, headers: { Connection: 'close' } };
-      if (connection === undefined) {
-        return { kind: 'error', info: { status: 502, code: 'ERR_RELAY_AGENT_OFFLINE', message: 'The device is offline' } };
-      }
-      if (connection.activeStreams >= limits.maxStreamsPerAgent) return busy();
-      let stream: MuxStream;
-      try {
-        stream = connection.session.openStream();
-      } catch (err) {
-        if (err instanceof TunnelError && err.code === 'ERR_MUX_STREAMS_EXHAUSTED') return busy();
+      if (!this.#accepting) return shuttingDown();
+      const connection = registry.get(agent);
+      if (connection !== undefined && !failed.has(connection)) {
+        const opening = openAgentStream(connection, limits.maxStreamsPerAgent);
+        if (opening.kind === 'busy') return busy();
+        if (opening.kind === 'opened') return { kind: 'forward', account: connection, stream: opening.stream };
         // The session is closing (replaced, GoAway, dead): wait for the next one.
         failed.add(connection);
         continue;
       }
-      const owner = connection;
-      owner.activeStreams += 1;
-      owner.requestsForwarded += 1;
-      // Stream errors surface through the HTTP client or the pipes; this one only keeps them from being unhandled.
-      stream.on('error', () => {});
-      stream.once('close', () => {
-        owner.activeStreams -= 1;
-      });
-      return { kind: 'forward', connection: owner, stream };
+      if (remoteRouter !== undefined) {
+        for (const link of remoteRouter.remoteLinks(agent)) {
+          const key = `${link.nodeId}@${link.epoch}`;
+          if (failedRemote.has(key)) continue;
+          const opening = await remoteRouter.openRemote(link);
+          if (opening.status === 'ok') {
+            if (visitor.gone) {
+              opening.stream.destroy();
+              return { kind: 'gone' };
+            }
+            opening.stream.on('error', () => {});
+            return { kind: 'forward', account: { bytesToAgent: 0, bytesFromAgent: 0 }, stream: opening.stream };
+          }
+          if (opening.status === 'busy') return busy();
+          failedRemote.add(key);
+        }
+      }
+      const remainingMs = deadlineMs - clock.now();
+      if (remainingMs <= 0) return { kind: 'error', info: { status: 502, code: 'ERR_RELAY_AGENT_OFFLINE', message: 'The device is offline' } };
+      try {
+        const waits: Promise<unknown>[] = [registry.waitForAgent(agent, remainingMs, visitor.signal(), failed)];
+        if (remoteRouter !== undefined) waits.push(remoteRouter.waitForChange(agent, remainingMs, visitor.signal()));
+        await Promise.race(waits);
+      } catch {
+        return { kind: 'gone' };
+      }
     }
   }
 
@@ -415,6 +443,10 @@ class VisitorPresence {
 
 function notFound(): Refusal {
   return { kind: 'error', info: { status: 404, code: 'ERR_RELAY_TUNNEL_NOT_FOUND', message: 'No device with this name' } };
+}
+
+function shuttingDown(): Refusal {
+  return { kind: 'error', info: { status: 503, code: 'ERR_RELAY_SHUTTING_DOWN', message: 'The relay is shutting down', retryAfterS: 5 }, headers: { Connection: 'close' } };
 }
 
 function busy(): Refusal {

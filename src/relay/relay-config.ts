@@ -9,6 +9,7 @@ import { ConfigError } from '../shared/errors.js';
 import { noopLogger, type Logger } from '../shared/logger.js';
 import { Secret } from '../shared/secret.js';
 import { requireHostPort, requireInt, requireString } from '../shared/validate.js';
+import { resolveClusterConfig, type ClusterConfig, type ClusterOptions } from './cluster/cluster-config.js';
 
 /** A listener address: host and port (0 picks a free port). */
 export interface ListenAddress {
@@ -92,8 +93,14 @@ export interface RelayOptions {
   processMetrics?: boolean;
   /** Public domain: agents are reached at `<agent>.<baseDomain>` (and at `/a/<agent>/` on any host). */
   baseDomain: string;
-  /** SQLite file of the token store (created if missing); `:memory:` for tests. */
+  /**
+   * The store: an SQLite file (created if missing; `:memory:` for tests), or a
+   * `postgres://` / `postgresql://` URL of a PostgreSQL database shared by the
+   * nodes of a cluster.
+   */
   dbPath: string;
+  /** Makes this relay a node of a cluster (needs a PostgreSQL `dbPath`). */
+  cluster?: ClusterOptions;
   limits?: RelayLimitsOptions;
   /** Addresses or CIDR ranges of proxies whose `X-Forwarded-*` headers are believed. */
   trustProxy?: readonly string[];
@@ -112,6 +119,8 @@ export interface RelayConfig {
   processMetrics: boolean;
   baseDomain: string;
   dbPath: string;
+  /** Cluster membership, or null for a single relay. */
+  cluster: Readonly<ClusterConfig> | null;
   limits: RelayLimits;
   trustProxy: readonly string[];
   /** `trustProxy` compiled. */
@@ -138,6 +147,7 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
 /** Defaults of everything but the required `agentListen`, `baseDomain` and `dbPath`. */
 export const DEFAULT_RELAY_CONFIG: Readonly<Omit<RelayConfig, 'agentListen' | 'baseDomain' | 'dbPath'>> = Object.freeze({
   publicListen: null,
+  cluster: null,
   adminListen: null,
   adminToken: null,
   adminMetricsPublic: false,
@@ -208,6 +218,14 @@ function resolveFlag(field: string, value: unknown): boolean {
   return value;
 }
 
+function resolveCluster(options: ClusterOptions | undefined, dbPath: string): Readonly<ClusterConfig> | null {
+  if (options === undefined) return null;
+  if (!/^postgres(ql)?:\/\//i.test(dbPath)) {
+    throw new ConfigError('dbPath', 'must be a postgres:// URL for a cluster node (the nodes share one PostgreSQL store)', dbPath.replace(/:[^:@/]*@/, ':***@'));
+  }
+  return resolveClusterConfig(options);
+}
+
 /** Merges `options` over the defaults and validates; throws `ConfigError` naming the field and value. */
 export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig> {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'must be an object', options);
@@ -248,6 +266,7 @@ export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig>
     processMetrics: resolveFlag('processMetrics', options.processMetrics),
     baseDomain,
     dbPath,
+    cluster: resolveCluster(options.cluster, dbPath),
     limits: resolveLimits(options.limits),
     trustProxy,
     proxyTrust,

@@ -1,7 +1,8 @@
 /**
  * The relay: an agent listener (`GET /tunnel/connect`), a public listener for
  * visitors (the agent listener serves both when no public listener is
- * configured), an optional admin listener, the SQLite token store, and a
+ * configured), an optional admin listener, the token store (SQLite, or
+ * PostgreSQL shared by a cluster's nodes), and a
  * graceful shutdown that lets in-flight requests and upgrades finish.
  */
 import { once } from 'node:events';
@@ -16,13 +17,16 @@ import { requireInt } from '../shared/validate.js';
 import { VisitorAccessChecker } from './access/index.js';
 import { AdminApi } from './admin-api.js';
 import { AGENT_CONNECT_PATH, AgentGateway } from './agent-gateway.js';
-import { AgentRegistry } from './agent-registry.js';
+import { AgentRegistry, type AgentConnection } from './agent-registry.js';
+import { InstanceConflicts } from './instance-conflicts.js';
+import { relayStateFamilies } from './relay-state-metrics.js';
 import { AuthRateLimiter } from './auth-rate-limiter.js';
 import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
 import { answerClientError } from './visitor-client-error.js';
 import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
-import { openRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
+import { ClusterNode } from './cluster/cluster-node.js';
+import { createRelayStore, PostgresRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
 
 /** Where the relay's listeners are bound (`host:port`, IPv6 hosts in brackets), and the URLs to give out. */
 export interface RelayAddresses {
@@ -32,6 +36,10 @@ export interface RelayAddresses {
   public: string;
   /** The admin listener, when configured. */
   admin?: string;
+  /** A cluster node's peer listener. */
+  peer?: string;
+  /** A cluster node's id. */
+  nodeId?: string;
   /** What agents dial: `ws(s)://<agent>/tunnel/connect`. */
   agentUrl: string;
   /** Base URL of the public listener: `http(s)://<public>`. */
@@ -61,7 +69,12 @@ export class Relay {
   readonly registry: AgentRegistry;
   /** Prometheus metrics (served at `/metrics` on the admin listener). */
   readonly metrics: RelayMetrics;
-  readonly #store: RelayStore;
+  /** This relay's cluster membership, or null for a single relay. */
+  readonly cluster: ClusterNode | null;
+  /** Agents whose link two running instances take from each other. */
+  readonly conflicts: InstanceConflicts;
+  /** The store itself: its backend, health, and (PostgreSQL) change log. */
+  readonly store: RelayStore;
   readonly #logger: Logger;
   readonly #gateway: AgentGateway;
   readonly #ingress: PublicIngress;
@@ -73,17 +86,41 @@ export class Relay {
   #addresses: RelayAddresses | undefined;
   #closing: Promise<void> | undefined;
 
-  /** Validates `options` (throws `ConfigError`) and opens the store (throws `StoreError`); binds nothing yet. */
+  /**
+   * Validates `options` (throws `ConfigError`) and creates the store: an
+   * SQLite file is opened here (throws `StoreError`), a PostgreSQL store
+   * connects in `listen()`. Binds nothing yet.
+   */
   constructor(options: RelayOptions) {
     this.config = resolveRelayConfig(options);
     const { limits, logger, clock } = this.config;
     this.#logger = logger;
-    this.#store = openRelayStore(this.config.dbPath, { clock, logger: logger.child({ component: 'store' }) });
-    this.tokens = this.#store.tokens;
-    this.accessPolicies = this.#store.access;
+    this.store = createRelayStore(this.config.dbPath, { clock, logger: logger.child({ component: 'store' }) });
+    this.tokens = this.store.tokens;
+    this.accessPolicies = this.store.access;
     this.registry = new AgentRegistry({ replacedSessionGraceMs: limits.replacedSessionGraceMs, logger, clock });
     this.metrics = new RelayMetrics({ registry: this.registry, processMetrics: this.config.processMetrics });
+    this.conflicts = new InstanceConflicts({ clock });
+    const clusterConfig = this.config.cluster;
+    if (clusterConfig !== null && !(this.store instanceof PostgresRelayStore)) throw new Error('a cluster node needs a PostgreSQL store');
+    this.cluster =
+      clusterConfig === null
+        ? null
+        : new ClusterNode({
+            config: clusterConfig,
+            store: this.store as PostgresRelayStore,
+            registry: this.registry,
+            limits,
+            conflicts: this.conflicts,
+            logger: logger.child({ component: 'cluster', nodeId: clusterConfig.nodeId }),
+            clock,
+          });
+    // A single relay sees every takeover in its registry; a cluster node in the directory (all nodes').
+    if (this.cluster === null) this.registry.on('connect', (c: AgentConnection) => this.conflicts.noteHolder(c.agentName, c.instanceId));
+    this.metrics.addFamilies(...relayStateFamilies(this.store, this.conflicts, this.cluster));
     this.#gateway = new AgentGateway({
+      ...(clusterConfig === null ? {} : { nodeId: clusterConfig.nodeId }),
+      conflicts: this.conflicts,
       tokens: this.tokens,
       registry: this.registry,
       rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
@@ -102,6 +139,7 @@ export class Relay {
       limits,
       proxyTrust: this.config.proxyTrust,
       isTls: this.config.tls !== null,
+      ...(this.cluster === null ? {} : { remoteRouter: this.cluster }),
       metrics: this.metrics,
       logger: logger.child({ component: 'ingress' }),
       clock,
@@ -130,6 +168,9 @@ export class Relay {
             metricsPublic: this.config.adminMetricsPublic,
             isReady: () => this.#addresses !== undefined && this.#closing === undefined,
             rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
+            storeHealth: () => this.store.health,
+            conflicts: this.conflicts,
+            cluster: this.cluster,
             logger: logger.child({ component: 'admin' }),
             clock,
           });
@@ -156,6 +197,8 @@ export class Relay {
   }
 
   async #listen(): Promise<RelayAddresses> {
+    await this.store.open();
+    const peer = this.cluster === null ? undefined : await this.cluster.start(null);
     const agent = await bind(this.#agentServer, this.config.agentListen);
     const pub = this.#publicServer === null ? agent : await bind(this.#publicServer, this.config.publicListen as ListenAddress);
     const admin = this.#adminServer === null ? undefined : await bind(this.#adminServer, this.config.adminListen as ListenAddress);
@@ -165,6 +208,7 @@ export class Relay {
       agent,
       public: pub,
       ...(admin === undefined ? {} : { admin }),
+      ...(peer === undefined || this.cluster === null ? {} : { peer, nodeId: this.cluster.config.nodeId }),
       agentUrl: `${tls ? 'wss' : 'ws'}://${agent}${AGENT_CONNECT_PATH}`,
       publicUrl: `${tls ? 'https' : 'http'}://${pub}`,
     };
@@ -200,17 +244,20 @@ export class Relay {
     const serversClosed = servers.map(closeServer);
     for (const s of servers) s.closeIdleConnections();
     this.registry.close();
+    // Leaving the cluster first removes this node's directory entries: the other nodes route elsewhere at once.
+    const clusterStopped = this.cluster?.stop(graceMs) ?? Promise.resolve();
 
     const sessions = this.registry.connections().map((c) => c.session.close({ graceMs }));
     let timer: ReturnType<typeof clock.setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = clock.setTimeout(resolve, graceMs);
     });
-    await Promise.race([Promise.all([...sessions, this.#ingress.drained()]), grace]);
+    await Promise.race([Promise.all([...sessions, this.#ingress.drained(), clusterStopped]), grace]);
     if (timer !== undefined) clock.clearTimeout(timer);
 
     for (const c of this.registry.connections()) c.session.destroy();
     this.#ingress.destroyUpgrades();
+    await clusterStopped;
     await this.#gateway.close({ graceMs: 0 });
     for (const s of servers) s.closeAllConnections();
     await Promise.all(serversClosed);
@@ -221,7 +268,7 @@ export class Relay {
     }
     this.#adminApi?.close();
     this.metrics.close();
-    this.#store.close();
+    await this.store.close();
     this.#logger.info('relay closed');
   }
 

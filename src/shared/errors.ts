@@ -66,7 +66,14 @@ export type TunnelErrorCode =
   | 'ERR_STORE_INVALID_AGENT_NAME'
   | 'ERR_STORE_INVALID_INPUT'
   | 'ERR_STORE_NOT_FOUND'
-  | 'ERR_STORE_CONFLICT';
+  | 'ERR_STORE_CONFLICT'
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_RELAY_STORE_UNAVAILABLE'
+  | 'ERR_RELAY_AGENT_CONFLICT'
+  | 'ERR_CLUSTER_PEER_AUTH'
+  | 'ERR_CLUSTER_PEER_UNREACHABLE'
+  | 'ERR_CLUSTER_PEER_PROTOCOL'
+  | 'ERR_CLUSTER_NOT_HERE';
 
 /** Base class of every error the project throws on purpose. */
 export class TunnelError extends Error {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { openRelayStore } from '../../src/relay/store/index.js';
+import { SqliteRelayStore, type CreatedAgentToken } from '../../src/relay/store/index.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /** The repository root. */
@@ -207,19 +207,23 @@ export async function prepareSingleAgentStore(t: Scope, agent: string): Promise<
 
 /** Creates (or opens) the store at `dbPath` and returns a token for each agent, all public. */
 export async function prepareAgents(dbPath: string, agents: readonly string[]): Promise<Map<string, string>> {
-  const store = openRelayStore(dbPath);
+  const store = new SqliteRelayStore(dbPath);
   const tokens = new Map<string, string>();
   try {
+    // The SQLite store's writes run synchronously inside their call: collected here, they all
+    // happen in one transaction, and are awaited after it.
+    const created: Promise<CreatedAgentToken>[] = [];
     const createAll = store.db.transaction((names: readonly string[]) => {
       for (const name of names) {
-        store.tokens.ensureAgent(name);
-        tokens.set(name, store.tokens.createToken(name).token.reveal());
+        void store.tokens.ensureAgent(name);
+        created.push(store.tokens.createToken(name));
       }
     });
     createAll(agents);
+    for (const c of await Promise.all(created)) tokens.set(c.agentName, c.token.reveal());
     for (const name of agents) await store.access.setPolicy(name, { mode: 'public' });
   } finally {
-    store.close();
+    await store.close();
   }
   return tokens;
 }

@@ -115,7 +115,7 @@ describe('Relay agent gateway under hostile clients', () => {
     const fx = await startRelay(t, { limits: { authRateLimit: { maxFailures: 2, windowMs: 60_000 }, headersTimeoutMs: 1000 } });
     const token = await createAgentToken(fx.relay, 'edge-quiet');
     const revoked = await createAgentToken(fx.relay, 'edge-revoked');
-    fx.relay.tokens.revokeToken('edge-revoked');
+    await fx.relay.tokens.revokeToken('edge-revoked');
     const origin = await startRecordingService(t, 'edge-quiet');
     const agentLogs: LogRecord[] = [];
     const registered = waitForRegistration(fx.relay, 'edge-quiet');

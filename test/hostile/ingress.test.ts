@@ -339,9 +339,9 @@ describe('Relay public ingress under hostile input', () => {
 
     it('a visitor bearer token of edge-01 never opens edge-02', async () => {
       for (const agent of ['edge-01', 'edge-02']) await fx.relay.accessPolicies.setPolicy(agent, { mode: 'bearer' });
-      bearer01 = fx.relay.accessPolicies.addVisitorToken('edge-01').token.reveal();
+      bearer01 = (await fx.relay.accessPolicies.addVisitorToken('edge-01')).token.reveal();
       sentinelHeaders['edge-01'] = { authorization: `Bearer ${bearer01}` };
-      sentinelHeaders['edge-02'] = { authorization: `Bearer ${fx.relay.accessPolicies.addVisitorToken('edge-02').token.reveal()}` };
+      sentinelHeaders['edge-02'] = { authorization: `Bearer ${(await fx.relay.accessPolicies.addVisitorToken('edge-02')).token.reveal()}` };
       const ok = await visit(fx.addresses, '/mine', { agent: 'edge-01', headers: { authorization: `Bearer ${bearer01}` } });
       assert.equal(ok.status, 200, 'the token opens edge-01');
       await expectEdge02Refuses('the edge-01 visitor token', { authorization: `Bearer ${bearer01}` }, 401);

@@ -257,7 +257,10 @@ describe('our agent when the relay goes away', () => {
     await rec.waitForCount('down', 1);
     const downCause = rec.of('down')[0]?.err;
     assert.ok(downCause instanceof RelayDisconnectedError, `RelayDisconnectedError, got ${downCause?.name}`);
-    assert.equal(downCause.closeCode, 1000, 'the relay closed the WebSocket with 1000');
+    // ref-relay writes its close frame 1000 and closes the TCP connection at once, without waiting
+    // for our answering close frame: when ours reaches it first, its kernel answers with a RST,
+    // which can discard the 1000 still unread on our side (1006). Either way the cause is the relay's.
+    assert.ok(downCause.closeCode === 1000 || downCause.closeCode === 1006, `the relay closed the WebSocket (1000, or 1006 when its RST overtook the close frame), got ${downCause.closeCode}`);
     // 2. While it is down, consecutive failures follow the schedule.
     await rec.waitForCount('retry', 6);
     assert.deepEqual(

@@ -44,7 +44,7 @@ describe('Admin API tokens', () => {
     const origin = await startOrigin(t);
     const token = await createAgentToken(fx.relay, AGENT);
     const agent = await connectAgent(t, fx, AGENT, origin.addr, token);
-    const tokenId = fx.relay.tokens.listTokens(AGENT)[0]?.tokenId as string;
+    const tokenId = (await fx.relay.tokens.listTokens(AGENT))[0]?.tokenId as string;
     const down = agent.nextSessionDown();
 
     const res = await admin(fx.addresses, 'DELETE', `/api/tokens/${tokenId}`);
@@ -65,7 +65,7 @@ describe('Admin API tokens', () => {
     await createAgentToken(fx.relay, AGENT);
     assert.equal((await admin(fx.addresses, 'DELETE', '/api/tokens/0123456789abcdef')).status, 404, 'unknown id');
     assert.equal((await admin(fx.addresses, 'DELETE', `/api/tokens/${AGENT}`)).status, 404, 'an agent name is not a token id');
-    assert.equal(fx.relay.tokens.listTokens(AGENT)[0]?.isActive, true, 'the token is still active');
+    assert.equal((await fx.relay.tokens.listTokens(AGENT))[0]?.isActive, true, 'the token is still active');
   });
 
   it('deletes an agent with its tokens', async (t) => {
@@ -73,7 +73,7 @@ describe('Admin API tokens', () => {
     await createAgentToken(fx.relay, AGENT);
     const res = await admin(fx.addresses, 'DELETE', `/api/agents/${AGENT}`);
     assert.equal(res.status, 200, 'deleted');
-    assert.equal(fx.relay.tokens.getAgent(AGENT), undefined, 'gone from the store');
+    assert.equal(await fx.relay.tokens.getAgent(AGENT), undefined, 'gone from the store');
     assert.equal((await admin(fx.addresses, 'DELETE', `/api/agents/${AGENT}`)).status, 404, 'a second delete finds nothing');
   });
 });
@@ -159,6 +159,6 @@ describe('Admin API access policies', () => {
     const text = await admin(fx.addresses, 'PUT', path, { body: 'mode=public', headers: { 'content-type': 'text/plain' } });
     assert.equal(text.status, 415, 'not JSON');
     assert.equal((await admin(fx.addresses, 'PUT', '/api/agents/nobody/access', { body: { mode: 'public' } })).status, 404, 'unknown agent');
-    assert.equal(fx.relay.accessPolicies.getPolicyConfig(AGENT)?.mode, 'public', 'the policy is unchanged');
+    assert.equal((await fx.relay.accessPolicies.getPolicyConfig(AGENT))?.mode, 'public', 'the policy is unchanged');
   });
 });

@@ -44,7 +44,7 @@ describe('Relay access log', () => {
 
   it('logs the tunnel error code of refusals, with the agent only when it is known', async (t) => {
     const fx = await startRelay(t);
-    fx.relay.tokens.ensureAgent(AGENT);
+    await fx.relay.tokens.ensureAgent(AGENT);
     assert.equal((await visit(fx.addresses, '/', { agent: AGENT })).status, 401, 'private agent');
     assert.equal((await visit(fx.addresses, '/', { agent: 'not-an-agent' })).status, 404, 'unknown agent');
     await waitFor(() => accessLines(fx.logs).length === 2, 'two access log lines');
@@ -98,7 +98,7 @@ describe('Relay access log', () => {
     const lines: string[] = [];
     const logger = createCliLogger({ format: 'json', write: (line) => lines.push(line) });
     const fx = await startRelay(t, { logger });
-    fx.relay.tokens.ensureAgent(AGENT);
+    await fx.relay.tokens.ensureAgent(AGENT);
     await visit(fx.addresses, '/?access_token=cli-secret-value', { agent: AGENT });
     await waitFor(() => lines.some((l) => l.includes(ACCESS_LOG_MESSAGE)), 'the access log line');
     const line = lines.find((l) => l.includes(ACCESS_LOG_MESSAGE)) as string;

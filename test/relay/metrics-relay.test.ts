@@ -70,7 +70,7 @@ describe('Relay metrics', () => {
   it('count relay-produced errors with their tunnel code under the agent label', async (t) => {
     const fx = await startAdminRelay(t, { limits: { offlineGraceMs: 0 } });
     await createAgentToken(fx.relay, AGENT);
-    fx.relay.tokens.ensureAgent('edge-private');
+    await fx.relay.tokens.ensureAgent('edge-private');
     assert.equal((await visit(fx.addresses, '/', { agent: AGENT })).status, 502, 'offline agent');
     assert.equal((await visit(fx.addresses, '/', { agent: 'edge-private' })).status, 401, 'private agent');
     const samples = await scrape(fx.addresses);

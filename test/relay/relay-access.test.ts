@@ -49,29 +49,29 @@ describe('Relay visitor access control', () => {
     origin = await startOrigin(scope);
     const { relay } = fx;
     const connect = async (name: string): Promise<void> => {
-      const token = relay.tokens.createToken(name).token.reveal();
+      const token = (await relay.tokens.createToken(name)).token.reveal();
       await connectAgent(scope, fx, name, origin.addr, token);
     };
-    relay.tokens.ensureAgent('edge-private');
+    await relay.tokens.ensureAgent('edge-private');
     await connect('edge-private');
     await createAgentToken(relay, 'edge-public', { mode: 'public' });
     await connect('edge-public');
-    relay.tokens.ensureAgent('edge-basic');
+    await relay.tokens.ensureAgent('edge-basic');
     await relay.accessPolicies.setPolicy('edge-basic', { mode: 'basic' });
     await relay.accessPolicies.addBasicUser('edge-basic', 'alice', 'correct horse');
     await connect('edge-basic');
-    relay.tokens.ensureAgent('edge-bearer');
+    await relay.tokens.ensureAgent('edge-bearer');
     await relay.accessPolicies.setPolicy('edge-bearer', { mode: 'bearer' });
-    bearerToken = relay.accessPolicies.addVisitorToken('edge-bearer').token.reveal();
+    bearerToken = (await relay.accessPolicies.addVisitorToken('edge-bearer')).token.reveal();
     await connect('edge-bearer');
     for (const name of ['edge-jwt', 'edge-jwt2']) {
-      relay.tokens.ensureAgent(name);
+      await relay.tokens.ensureAgent(name);
       await relay.accessPolicies.setPolicy(name, { mode: 'jwt', algorithm: 'HS256', secret: HS_SECRET, issuer: 'test-issuer' });
       await connect(name);
     }
     const es = await generateKeyPair('ES256');
     esPrivateKey = es.privateKey;
-    relay.tokens.ensureAgent('edge-es');
+    await relay.tokens.ensureAgent('edge-es');
     await relay.accessPolicies.setPolicy('edge-es', { mode: 'jwt', algorithm: 'ES256', publicKeyPem: await exportSPKI(es.publicKey) });
     await connect('edge-es');
   });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { describe, it } from 'node:test';
 import { openStoreDatabase } from '../../src/relay/store/database.js';
-import { TokenStore } from '../../src/relay/store/token-store.js';
+import { SqliteTokenStore } from '../../src/relay/store/sqlite-token-store.js';
 import type { AgentConnection } from '../../src/relay/index.js';
 import {
   BASE_DOMAIN,
@@ -118,7 +118,7 @@ describe('Relay agent sessions', () => {
     const agent = await connectAgent(t, fx, 'edge-rev', origin.addr, token);
     const down = agent.nextSessionDown();
     const disconnected = nextDisconnect(fx, 'edge-rev');
-    fx.relay.tokens.revokeToken('edge-rev');
+    await fx.relay.tokens.revokeToken('edge-rev');
     await within(disconnected, 1000, 'the relay-side disconnect');
     await down;
     await waitFor(() => agent.events.some((e) => e.startsWith('dial_failed:')), 'the agent to be refused on redial');
@@ -133,9 +133,9 @@ describe('Relay agent sessions', () => {
     await connectAgent(t, fx, 'edge-cli', origin.addr, token);
     const db = openStoreDatabase(fx.dbPath);
     t.after(() => db.close());
-    const cli = new TokenStore(db);
+    const cli = new SqliteTokenStore(db);
     const disconnected = nextDisconnect(fx, 'edge-cli');
-    cli.revokeToken('edge-cli');
+    await cli.revokeToken('edge-cli');
     await within(disconnected, 1000, 'the disconnect after a revocation by another process');
   });
 

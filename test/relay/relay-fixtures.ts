@@ -78,9 +78,9 @@ export async function startRelay(
 
 /** Creates the agent (if needed) with an access policy (public by default) and returns a new token. */
 export async function createAgentToken(relay: Relay, name: string, policy: AccessPolicyInput = { mode: 'public' }): Promise<string> {
-  relay.tokens.ensureAgent(name);
+  await relay.tokens.ensureAgent(name);
   await relay.accessPolicies.setPolicy(name, policy);
-  return relay.tokens.createToken(name).token.reveal();
+  return (await relay.tokens.createToken(name)).token.reveal();
 }
 
 /** A local service for the agent. */

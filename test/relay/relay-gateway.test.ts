@@ -58,7 +58,7 @@ describe('Relay agent gateway', () => {
     const unknown = await upgrade(fx.addresses.agent, '/tunnel/connect?token=vt_0123456789abcdef_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
     assert.equal(unknown.status, 401, 'unknown token: 401');
     assert.deepEqual((unknown.body as { error: { code: string } }).error.code, 'ERR_RELAY_TOKEN_INVALID', 'unknown token: code');
-    fx.relay.tokens.revokeToken('edge-auth');
+    await fx.relay.tokens.revokeToken('edge-auth');
     const revoked = await upgrade(fx.addresses.agent, `/tunnel/connect?token=${encodeURIComponent(token)}`);
     assert.equal(revoked.status, 401, 'revoked token: 401');
     assert.equal(fx.relay.registry.size, 0, 'no session was registered');

@@ -9,12 +9,12 @@ import { openRelayStore } from '../../relay/store/index.js';
 import { ExitCode, parseCommandArgs, requireFlag, UsageError, type CliContext } from '../cli-context.js';
 
 export const ACCESS_HELP = `Usage:
-  visiona-tunnel access set AGENT private|public [--db FILE]
-  visiona-tunnel access set AGENT basic --user NAME --password-file FILE [--db FILE]
-  visiona-tunnel access set AGENT bearer [--db FILE]          (prints a new visitor token)
+  visiona-tunnel access set AGENT private|public [--db FILE|URL]
+  visiona-tunnel access set AGENT basic --user NAME --password-file FILE [--db FILE|URL]
+  visiona-tunnel access set AGENT bearer [--db FILE|URL]          (prints a new visitor token)
   visiona-tunnel access set AGENT jwt --alg HS256 --secret-file FILE [--issuer ISS] [--audience AUD]
   visiona-tunnel access set AGENT jwt --alg RS256|ES256 --public-key-file PEM [--issuer ISS] [--audience AUD]
-  visiona-tunnel access show AGENT [--db FILE]
+  visiona-tunnel access show AGENT [--db FILE|URL]
 
 Visitors are denied unless the agent's policy lets them in. JWTs must carry
 an "agent" claim equal to the agent's name; a JWT may also be given once as
@@ -53,16 +53,16 @@ export async function accessCommand(args: string[], ctx: CliContext): Promise<nu
     return values.help === true ? ExitCode.Ok : ExitCode.Usage;
   }
   if (agent === undefined) throw new UsageError(`access ${sub} needs an AGENT name`);
-  const store = openRelayStore(typeof values.db === 'string' ? values.db : 'visiona-tunnel.db');
+  const store = await openRelayStore(typeof values.db === 'string' ? values.db : 'visiona-tunnel.db');
   try {
     if (sub === 'show') {
-      const policy = store.access.getPolicyConfig(agent);
+      const policy = await store.access.getPolicyConfig(agent);
       if (policy === undefined) throw new UsageError(`unknown agent: ${agent}`);
       ctx.stdout(JSON.stringify(redactAccessPolicy(policy), null, 2) + '\n');
       return ExitCode.Ok;
     }
     if (sub !== 'set') throw new UsageError(`unknown access subcommand: ${sub}`);
-    store.tokens.ensureAgent(agent);
+    await store.tokens.ensureAgent(agent);
     const readSecret = (flag: string) => readFileSync(requireFlag(values, flag), 'utf8').trim();
     let policy: AccessPolicyInput;
     switch (mode) {
@@ -93,7 +93,7 @@ export async function accessCommand(args: string[], ctx: CliContext): Promise<nu
       await store.access.addBasicUser(agent, requireFlag(values, 'user'), readSecret('password-file'), { replace: true });
     }
     if (mode === 'bearer') {
-      const created = store.access.addVisitorToken(agent);
+      const created = await store.access.addVisitorToken(agent);
       ctx.stdout(created.token.reveal() + '\n');
       ctx.stderr(`visitor token ${created.tokenId} created for agent ${agent}; it is shown only once\n`);
     } else {
@@ -101,6 +101,6 @@ export async function accessCommand(args: string[], ctx: CliContext): Promise<nu
     }
     return ExitCode.Ok;
   } finally {
-    store.close();
+    await store.close();
   }
 }

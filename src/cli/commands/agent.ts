@@ -99,8 +99,10 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
   else if (settings.local === undefined) throw new UsageError('--local HOST:PORT (or --spawn COMMAND) is required');
   const caFile = values['ca-file'];
   const recorder = new RequestRecorder();
+  const [relayUrl, ...moreRelayUrls] = settings.relay;
   const manager = new TunnelManager({
-    relayUrl: requireFlag(values, 'relay'),
+    relayUrl: relayUrl ?? requireFlag(values, 'relay'),
+    ...(moreRelayUrls.length === 0 ? {} : { moreRelayUrls }),
     localAddr: requireFlag(values, 'local'),
     token: readAgentToken(values, ctx, args),
     ...(typeof caFile === 'string' ? { ca: readSettingFile('caFile', caFile) } : {}),
@@ -141,7 +143,7 @@ async function startAgentStatus(
 ): Promise<() => Promise<void>> {
   const visitorUrl = typeof values['visitor-url'] === 'string' ? values['visitor-url'] : undefined;
   const listen = values['status-listen'];
-  const common = { relayUrl: values.relay as string, localAddr: values.local as string, ...(visitorUrl ? { visitorUrl } : {}) };
+  const common = { relayUrl: (values.relay as string).split(',')[0] as string, localAddr: values.local as string, ...(visitorUrl ? { visitorUrl } : {}) };
   const server =
     typeof listen === 'string'
       ? new (await import('../../agent/status-server.js')).StatusServer({

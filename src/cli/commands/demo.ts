@@ -49,9 +49,9 @@ export async function demoCommand(args: string[], ctx: CliContext, logger: Logge
   let manager: TunnelManager | undefined;
   try {
     const addresses = await relay.listen();
-    relay.tokens.ensureAgent('demo');
+    await relay.tokens.ensureAgent('demo');
     await relay.accessPolicies.setPolicy('demo', { mode: 'public' });
-    const { token } = relay.tokens.createToken('demo', { label: 'demo' });
+    const { token } = await relay.tokens.createToken('demo', { label: 'demo' });
     manager = new TunnelManager({
       relayUrl: `ws://${addresses.agent}/tunnel/connect`,
       token,

@@ -15,6 +15,8 @@ export const RELAY_HELP = `Usage:
                        --domain DOMAIN --db FILE [--config FILE]
                        [--tls-cert FILE --tls-key FILE] [--trust-proxy ADDR[,ADDR...]] [--grace-ms MS]
                        [--admin-token-file FILE] [--admin-metrics-public]
+                       [--node-id ID --peer-listen HOST:PORT --cluster-secret-file FILE
+                        [--peer-advertise HOST:PORT] [--peer-tls-cert FILE --peer-tls-key FILE [--peer-ca FILE]]]
 
 Accepts agents on GET /tunnel/connect (token as ?token= or Authorization:
 Bearer) and visitors at http(s)://AGENT.DOMAIN/ or /a/AGENT/. Without
@@ -27,6 +29,12 @@ The admin listener serves /healthz and /readyz to anyone; /metrics
 the admin token from --admin-token-file or VISIONA_TUNNEL_ADMIN_TOKEN (at
 least 16 characters). Without a token they answer 403;
 --admin-metrics-public opens /metrics alone.
+
+A cluster: several relays on one PostgreSQL store (--db postgres://...), each
+with its own --node-id and --peer-listen, and the same --cluster-secret-file.
+Any node serves a visitor for any agent: the visitor's node checks access,
+then forwards the request over an authenticated peer link to the agent's
+node (one hop). Agents may list several --relay URLs, or dial a load balancer.
 
 Prints one JSON line on stdout once listening:
   {"event":"listening","agent":"HOST:PORT","public":"HOST:PORT","agentUrl":"ws://...","publicUrl":"http://..."}
@@ -44,6 +52,9 @@ Examples:
   head -c 32 /dev/urandom | base64 > admin.token
   visiona-tunnel relay --agent-listen 127.0.0.1:8080 --admin-listen 127.0.0.1:9090 --admin-token-file admin.token --domain localhost --db relay.db
   curl -H "Authorization: Bearer $(cat admin.token)" http://127.0.0.1:9090/api/agents
+  head -c 32 /dev/urandom | base64 > cluster.secret
+  visiona-tunnel relay --agent-listen 10.0.0.11:8080 --domain tunnel.example.com --db postgres://tunnel@db.internal/tunnel \
+    --node-id n1 --peer-listen 10.0.0.11:7401 --cluster-secret-file cluster.secret
 
 Exit codes:
   0  stopped by SIGINT/SIGTERM after draining

@@ -14,9 +14,11 @@ const AGENT_FIELDS = [
   {
     key: 'relay',
     flag: 'relay',
-    type: 'url',
+    type: 'list',
+    repeatable: true,
     required: true,
-    description: 'The relay\'s tunnel endpoint, `ws://HOST:PORT/tunnel/connect` or `wss://...` (TLS).',
+    description:
+      'The relay\'s tunnel endpoint, `ws://HOST:PORT/tunnel/connect` or `wss://...` (TLS). Give it several times (or `a,b`) for the nodes of a relay cluster: they are tried in order, then round-robin, each failed dial or ended session moving to the next.',
   },
   {
     key: 'local',

@@ -40,6 +40,8 @@ export interface ConfigField {
   readonly max?: number;
   /** The allowed values of an `enum`. */
   readonly values?: readonly string[];
+  /** A `list` whose flag may be given several times, each adding to the list (as well as `a,b`). */
+  readonly repeatable?: boolean;
 }
 
 /** The settings of one command. */
@@ -79,11 +81,12 @@ export function envVarOf(field: ConfigField): string {
   return ENV_PREFIX + base.replace(/-/g, '_').toUpperCase();
 }
 
-/** The `parseArgs` options of a schema's flags (every flag takes a value, except booleans). */
-export function flagOptionsOf(schema: ConfigSchema): Record<string, { type: 'string' | 'boolean' }> {
-  const out: Record<string, { type: 'string' | 'boolean' }> = {};
+/** The `parseArgs` options of a schema's flags (every flag takes a value, except booleans; repeatable lists may be given several times). */
+export function flagOptionsOf(schema: ConfigSchema): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
+  const out: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const f of schema.fields) {
-    if (f.flag !== undefined) out[f.flag] = { type: f.type === 'boolean' ? 'boolean' : 'string' };
+    if (f.flag === undefined) continue;
+    out[f.flag] = f.type === 'boolean' ? { type: 'boolean' } : f.repeatable === true ? { type: 'string', multiple: true } : { type: 'string' };
   }
   return out;
 }

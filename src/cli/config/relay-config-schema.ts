@@ -55,7 +55,60 @@ const RELAY_FIELDS = [
     flag: 'db',
     type: 'path',
     required: true,
-    description: 'SQLite file of agents, hashed tokens and access policies (created if missing).',
+    description:
+      'The store of agents, hashed tokens and access policies: an SQLite file (created if missing) for one relay, or a `postgres://USER@HOST:PORT/DB` URL shared by the nodes of a cluster (password in the URL, `PGPASSWORD` or `~/.pgpass`).',
+  },
+  {
+    key: 'nodeId',
+    flag: 'node-id',
+    type: 'string',
+    description: 'This node\'s id in a cluster, unique among the nodes (1-63 of a-z, 0-9, "-"); default: derived from the host name.',
+  },
+  {
+    key: 'peerListen',
+    flag: 'peer-listen',
+    type: 'listen',
+    description:
+      'Makes this relay a cluster node: the address of its peer listener, which the other nodes dial to reach its agents. Needs a `postgres://` `db` and `clusterSecretFile`; keep it on a private network.',
+  },
+  {
+    key: 'peerAdvertise',
+    flag: 'peer-advertise',
+    type: 'hostPort',
+    description: 'The `HOST:PORT` the other nodes dial for this node (default: `peerListen`, which must then not be a wildcard address).',
+  },
+  {
+    key: 'clusterSecretFile',
+    flag: 'cluster-secret-file',
+    type: 'path',
+    description:
+      'File holding the secret all nodes share (at least 32 bytes; else `VISIONA_TUNNEL_CLUSTER_SECRET`), which authenticates peer links both ways; never sent on the wire.',
+  },
+  {
+    key: 'peerTlsCert',
+    flag: 'peer-tls-cert',
+    type: 'path',
+    description: 'PEM certificate of this node for TLS on peer links (with `peerTlsKey`; both ways, the dialing node presents it too).',
+  },
+  {
+    key: 'peerTlsKey',
+    flag: 'peer-tls-key',
+    type: 'path',
+    description: 'PEM private key of `peerTlsCert`.',
+  },
+  {
+    key: 'peerCa',
+    flag: 'peer-ca',
+    type: 'path',
+    description: 'PEM CA certificate(s) the peers\' certificates must chain to (default: the system CAs).',
+  },
+  {
+    key: 'cluster.nodeLeaseMs',
+    type: 'integer',
+    min: 1000,
+    max: 600_000,
+    default: 10_000,
+    description: 'How long this node\'s lease lasts without renewal (renewed every third of it); the other nodes stop routing to a node whose lease ran out.',
   },
   {
     key: 'tlsCert',

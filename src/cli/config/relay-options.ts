@@ -19,6 +19,44 @@ export function readAdminToken(adminTokenFile: string | undefined, env: NodeJS.P
   return fromEnv === undefined || fromEnv === '' ? undefined : new Secret(fromEnv.trim());
 }
 
+/** Environment variable holding the cluster secret when no `clusterSecretFile` is given. */
+export const CLUSTER_SECRET_ENV = 'VISIONA_TUNNEL_CLUSTER_SECRET';
+
+/** The cluster options, when `peerListen` makes this relay a cluster node. */
+function clusterFromSettings(s: RelaySettings, env: NodeJS.ProcessEnv): RelayOptions['cluster'] {
+  if (s.peerListen === undefined) {
+    for (const key of ['nodeId', 'peerAdvertise', 'clusterSecretFile', 'peerTlsCert', 'peerTlsKey', 'peerCa'] as const) {
+      if (s[key] !== undefined) throw new ConfigError(key, 'only applies to a cluster node: set peerListen (--peer-listen) too', s[key]);
+    }
+    return undefined;
+  }
+  const secretText =
+    s.clusterSecretFile !== undefined ? readSettingFile('clusterSecretFile', s.clusterSecretFile).toString('utf8').trim() : env[CLUSTER_SECRET_ENV]?.trim();
+  if (secretText === undefined || secretText === '') {
+    throw new ConfigError('clusterSecretFile', `is required for a cluster node (--cluster-secret-file FILE, or ${CLUSTER_SECRET_ENV})`, undefined);
+  }
+  if ((s.peerTlsCert === undefined) !== (s.peerTlsKey === undefined)) {
+    const missing = s.peerTlsCert === undefined ? 'peerTlsCert' : 'peerTlsKey';
+    throw new ConfigError(missing, 'is required with the other (--peer-tls-cert and --peer-tls-key go together)', undefined);
+  }
+  return {
+    peerListen: s.peerListen,
+    secret: new Secret(secretText),
+    ...(s.nodeId === undefined ? {} : { nodeId: s.nodeId }),
+    ...(s.peerAdvertise === undefined ? {} : { peerAdvertise: s.peerAdvertise }),
+    ...(s.peerTlsCert !== undefined && s.peerTlsKey !== undefined
+      ? {
+          tls: {
+            cert: readSettingFile('peerTlsCert', s.peerTlsCert),
+            key: readSettingFile('peerTlsKey', s.peerTlsKey),
+            ...(s.peerCa === undefined ? {} : { ca: readSettingFile('peerCa', s.peerCa) }),
+          },
+        }
+      : {}),
+    nodeLeaseMs: s['cluster.nodeLeaseMs'],
+  };
+}
+
 /** The `Relay` options for `settings`; TLS needs both `tlsCert` and `tlsKey`. The admin token may come from `env`. */
 export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger, env: NodeJS.ProcessEnv = {}): RelayOptions {
   const s = settings;
@@ -27,6 +65,7 @@ export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger
     throw new ConfigError(missing, `is required with ${missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'} (--tls-cert and --tls-key go together)`, undefined);
   }
   const adminToken = readAdminToken(s.adminTokenFile, env);
+  const cluster = clusterFromSettings(s, env);
   return {
     agentListen: s.agentListen,
     ...(s.publicListen === undefined ? {} : { publicListen: s.publicListen }),
@@ -37,6 +76,7 @@ export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger
     processMetrics: s.adminListen !== undefined,
     baseDomain: s.domain,
     dbPath: s.db,
+    ...(cluster === undefined ? {} : { cluster }),
     trustProxy: [...s.trustProxy],
     ...(s.tlsCert !== undefined && s.tlsKey !== undefined
       ? { tls: { cert: readSettingFile('tlsCert', s.tlsCert), key: readSettingFile('tlsKey', s.tlsKey) } }

@@ -1,42 +1,13 @@
 /**
- * Per-agent visitor access policies and the credentials they check: basic
- * users (scrypt hashes) and visitor bearer tokens (SHA-256 of the secret).
- * `getPolicy` is called on every visitor request, so it serves from a cache
- * that is dropped whenever the database changed, through this connection
- * (`total_changes()`) or another one, e.g. the CLI (`PRAGMA data_version`).
- * That stamp query is run at most once per event-loop turn: a write by another
- * process is seen by the first request read after it, and a write through this
- * process's store classes at once (`local-write-generation.ts`).
+ * Per-agent visitor access policies and the credentials they check (basic
+ * users as scrypt hashes, visitor bearer tokens as SHA-256 of the secret), as
+ * every store backend offers them. `getPolicy` is on every visitor request's
+ * path, so it is synchronous and answers from memory; everything else reads
+ * or writes the database and is async.
  */
-import type { Database, Statement } from 'better-sqlite3';
-import { systemClock } from '../../shared/clock.js';
-import type { Clock } from '../../shared/clock.js';
-import { noopLogger } from '../../shared/logger.js';
-import type { Logger } from '../../shared/logger.js';
 import type { Secret } from '../../shared/secret.js';
-import type {
-  AccessMode,
-  AccessPolicy,
-  AccessPolicyInput,
-  BasicUserCredential,
-  EffectiveAccessPolicy,
-  VisitorTokenCredential,
-} from '../access/access-policy.js';
-import { DEFAULT_PASSWORD_HASH_PARAMS, hashPassword } from '../access/password-hash.js';
+import type { AccessPolicy, AccessPolicyInput, EffectiveAccessPolicy } from '../access/access-policy.js';
 import type { PasswordHashParams } from '../access/password-hash.js';
-import { validateAccessPolicy } from '../access/validate-access-policy.js';
-import { isValidAgentName } from './agent-name.js';
-import { localWriteGeneration, noteLocalWrite } from './local-write-generation.js';
-import { VISITOR_TOKEN_PREFIX, generateSecretToken } from './secret-token.js';
-import { StoreConflictError, StoreNotFoundError, StoreValidationError } from './store-errors.js';
-
-/** Options of `AccessPolicyStore`; every field optional. */
-export interface AccessPolicyStoreOptions {
-  clock?: Clock;
-  logger?: Logger;
-  /** scrypt parameters for new basic-user passwords (default `DEFAULT_PASSWORD_HASH_PARAMS`). */
-  passwordHashParams?: PasswordHashParams;
-}
 
 /** Longest basic-auth user name, in characters. */
 export const MAX_USERNAME_LENGTH = 128;
@@ -67,257 +38,42 @@ export interface CreatedVisitorToken {
   readonly token: Secret;
 }
 
-interface PolicyRow {
-  mode: AccessMode;
-  config_json: string;
+/** Options of a store backend's access part; every field optional. */
+export interface AccessPolicyStoreOptions {
+  /** scrypt parameters for new basic-user passwords (default `DEFAULT_PASSWORD_HASH_PARAMS`). */
+  passwordHashParams?: PasswordHashParams;
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
-
-/** Visitor access policies and credentials, over an open `openStoreDatabase` connection. */
-export class AccessPolicyStore {
-  readonly #db: Database;
-  readonly #clock: Clock;
-  readonly #logger: Logger;
-  readonly #passwordHashParams: PasswordHashParams;
-  readonly #cache = new Map<string, EffectiveAccessPolicy | null>();
-  #cacheStamp = '';
-  /** `localWriteGeneration` when the cache was last validated. */
-  #cacheGeneration = -1;
-  /** True from a stamp check until the end of that event-loop turn. */
-  #stampCheckedThisTurn = false;
-  readonly #endTurn = (): void => {
-    this.#stampCheckedThisTurn = false;
-  };
-  readonly #stmt: {
-    stamp: Statement<[], { changes: number; version: number }>;
-    agentExists: Statement<[string], { one: number }>;
-    policy: Statement<[string], PolicyRow>;
-    upsertPolicy: Statement<[string, AccessMode, string, number]>;
-    users: Statement<[string], { username: string; password_hash: string; created_at: number; updated_at: number }>;
-    user: Statement<[string, string], { one: number }>;
-    upsertUser: Statement<[string, string, string, number, number]>;
-    deleteUser: Statement<[string, string]>;
-    tokens: Statement<[string], { id: string; secret_hash: Buffer; label: string | null; created_at: number }>;
-    insertToken: Statement<[string, string, Buffer, string | null, number]>;
-    deleteToken: Statement<[string, string]>;
-  };
-
-  constructor(db: Database, options: AccessPolicyStoreOptions = {}) {
-    this.#db = db;
-    this.#clock = options.clock ?? systemClock;
-    this.#logger = options.logger ?? noopLogger;
-    this.#passwordHashParams = options.passwordHashParams ?? DEFAULT_PASSWORD_HASH_PARAMS;
-    this.#stmt = {
-      stamp: db.prepare('SELECT total_changes() AS changes, (SELECT data_version FROM pragma_data_version()) AS version'),
-      agentExists: db.prepare('SELECT 1 AS one FROM agents WHERE name = ?'),
-      policy: db.prepare('SELECT mode, config_json FROM access_policies WHERE agent_name = ?'),
-      upsertPolicy: db.prepare(
-        `INSERT INTO access_policies (agent_name, mode, config_json, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (agent_name) DO UPDATE SET mode = excluded.mode, config_json = excluded.config_json, updated_at = excluded.updated_at`,
-      ),
-      users: db.prepare(
-        'SELECT username, password_hash, created_at, updated_at FROM basic_users WHERE agent_name = ? ORDER BY username',
-      ),
-      user: db.prepare('SELECT 1 AS one FROM basic_users WHERE agent_name = ? AND username = ?'),
-      upsertUser: db.prepare(
-        `INSERT INTO basic_users (agent_name, username, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (agent_name, username) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at`,
-      ),
-      deleteUser: db.prepare('DELETE FROM basic_users WHERE agent_name = ? AND username = ?'),
-      tokens: db.prepare(
-        'SELECT id, secret_hash, label, created_at FROM visitor_tokens WHERE agent_name = ? ORDER BY created_at, id',
-      ),
-      insertToken: db.prepare(
-        'INSERT INTO visitor_tokens (id, agent_name, secret_hash, label, created_at) VALUES (?, ?, ?, ?, ?)',
-      ),
-      deleteToken: db.prepare('DELETE FROM visitor_tokens WHERE agent_name = ? AND id = ?'),
-    };
-  }
-
+/** Visitor access policies and credentials of a relay store. */
+export interface AccessPolicyStore {
   /**
    * Validates and stores an agent's policy (replacing the previous one;
    * users and visitor tokens are kept). Throws `StoreValidationError` for a
    * bad policy, `StoreNotFoundError` for an unknown agent.
    */
-  async setPolicy(agentName: string, policy: AccessPolicyInput): Promise<AccessPolicy> {
-    this.#requireAgent(agentName);
-    const valid = await validateAccessPolicy(policy);
-    const { mode, ...config } = valid;
-    this.#db
-      .transaction(() => {
-        this.#requireAgent(agentName);
-        this.#stmt.upsertPolicy.run(agentName, mode, JSON.stringify(config), this.#clock.now());
-      })
-      .immediate();
-    noteLocalWrite(this.#db);
-    this.#logger.info('visitor access policy set', { agentName, mode });
-    return valid;
-  }
-
+  setPolicy(agentName: string, policy: AccessPolicyInput): Promise<AccessPolicy>;
   /** The stored policy (no credentials; contains an HS256 secret if any), or undefined for an unknown agent. */
-  getPolicyConfig(agentName: string): AccessPolicy | undefined {
-    if (!this.#agentExists(agentName)) return undefined;
-    const row = this.#stmt.policy.get(agentName);
-    if (row === undefined) return { mode: 'private' };
-    return { mode: row.mode, ...(JSON.parse(row.config_json) as object) } as AccessPolicy;
-  }
-
+  getPolicyConfig(agentName: string): Promise<AccessPolicy | undefined>;
   /**
-   * The policy with the agent's credentials, for `checkVisitorAccess`; undefined
-   * for an unknown agent. Served from a cache while the database is unchanged;
-   * the same object is returned until then, so per-policy caches (JWT keys) hold.
+   * The policy with the agent's credentials, for the visitor access check;
+   * undefined for an unknown agent. Synchronous, from memory: the same object
+   * is returned while the policy is unchanged, so per-policy caches (JWT keys)
+   * hold.
    */
-  getPolicy(agentName: string): EffectiveAccessPolicy | undefined {
-    const generation = localWriteGeneration(this.#db);
-    if (!this.#stampCheckedThisTurn || generation !== this.#cacheGeneration) this.#validateCache(generation);
-    const cached = this.#cache.get(agentName);
-    if (cached !== undefined) return cached ?? undefined;
-    const policy = this.#loadPolicy(agentName);
-    this.#cache.set(agentName, policy ?? null);
-    return policy;
-  }
-
+  getPolicy(agentName: string): EffectiveAccessPolicy | undefined;
   /**
-   * Adds a basic-auth user to an agent (scrypt-hashed, fresh salt). An
-   * existing user is replaced only with `{ replace: true }`, otherwise
-   * `StoreConflictError`.
+   * Adds a basic-auth user (scrypt-hashed, fresh salt). An existing user is
+   * replaced only with `{ replace: true }`, otherwise `StoreConflictError`.
    */
-  async addBasicUser(
-    agentName: string,
-    username: string,
-    password: string | Secret,
-    options: { replace?: boolean } = {},
-  ): Promise<void> {
-    validateUsername(username);
-    const plain = typeof password === 'string' ? password : password.reveal();
-    if (typeof plain !== 'string' || plain.length === 0 || plain.length > MAX_PASSWORD_LENGTH) {
-      throw new StoreValidationError('password', `must be 1-${MAX_PASSWORD_LENGTH} characters`);
-    }
-    this.#requireAgent(agentName);
-    if (options.replace !== true && this.#stmt.user.get(agentName, username) !== undefined) {
-      throw new StoreConflictError('basic-user', username);
-    }
-    const hash = await hashPassword(plain, this.#passwordHashParams);
-    this.#db
-      .transaction(() => {
-        this.#requireAgent(agentName);
-        if (options.replace !== true && this.#stmt.user.get(agentName, username) !== undefined) {
-          throw new StoreConflictError('basic-user', username);
-        }
-        const now = this.#clock.now();
-        this.#stmt.upsertUser.run(agentName, username, hash, now, now);
-      })
-      .immediate();
-    noteLocalWrite(this.#db);
-    this.#logger.info('basic user set', { agentName, username });
-  }
-
+  addBasicUser(agentName: string, username: string, password: string | Secret, options?: { replace?: boolean }): Promise<void>;
   /** Removes a basic-auth user; `StoreNotFoundError` if absent. */
-  removeBasicUser(agentName: string, username: string): void {
-    if (this.#stmt.deleteUser.run(agentName, username).changes === 0) {
-      throw new StoreNotFoundError('basic-user', `${agentName}/${username}`);
-    }
-    noteLocalWrite(this.#db);
-    this.#logger.info('basic user removed', { agentName, username });
-  }
-
+  removeBasicUser(agentName: string, username: string): Promise<void>;
   /** The agent's basic-auth users (names and times only). */
-  listBasicUsers(agentName: string): BasicUserInfo[] {
-    this.#requireAgent(agentName);
-    return this.#stmt.users
-      .all(agentName)
-      .map((r) => ({ username: r.username, createdAtMs: r.created_at, updatedAtMs: r.updated_at }));
-  }
-
-  /** Issues a visitor bearer token (`vtv_<id>_<secret>`) for an agent; `token` is the only copy. */
-  addVisitorToken(agentName: string, options: { label?: string } = {}): CreatedVisitorToken {
-    const label = options.label ?? null;
-    if (label !== null && (typeof label !== 'string' || label.length > MAX_VISITOR_TOKEN_LABEL_LENGTH || CONTROL_CHARS.test(label))) {
-      throw new StoreValidationError('label', `must be at most ${MAX_VISITOR_TOKEN_LABEL_LENGTH} characters without control characters`);
-    }
-    const generated = generateSecretToken(VISITOR_TOKEN_PREFIX);
-    this.#db
-      .transaction(() => {
-        this.#requireAgent(agentName);
-        this.#stmt.insertToken.run(generated.tokenId, agentName, generated.secretHash, label, this.#clock.now());
-      })
-      .immediate();
-    noteLocalWrite(this.#db);
-    this.#logger.info('visitor token created', { agentName, tokenId: generated.tokenId });
-    return { tokenId: generated.tokenId, agentName, token: generated.token };
-  }
-
+  listBasicUsers(agentName: string): Promise<BasicUserInfo[]>;
+  /** Issues a visitor bearer token (`vtv_<id>_<secret>`); `token` is the only copy. */
+  addVisitorToken(agentName: string, options?: { label?: string }): Promise<CreatedVisitorToken>;
   /** Deletes a visitor token; `StoreNotFoundError` if the agent has no such token. */
-  removeVisitorToken(agentName: string, tokenId: string): void {
-    if (this.#stmt.deleteToken.run(agentName, tokenId).changes === 0) {
-      throw new StoreNotFoundError('visitor-token', `${agentName}/${tokenId}`);
-    }
-    noteLocalWrite(this.#db);
-    this.#logger.info('visitor token removed', { agentName, tokenId });
-  }
-
+  removeVisitorToken(agentName: string, tokenId: string): Promise<void>;
   /** The agent's visitor tokens (ids, labels, times; never secrets). */
-  listVisitorTokens(agentName: string): VisitorTokenInfo[] {
-    this.#requireAgent(agentName);
-    return this.#stmt.tokens
-      .all(agentName)
-      .map((r) => ({ tokenId: r.id, agentName, label: r.label, createdAtMs: r.created_at }));
-  }
-
-  #validateCache(generation: number): void {
-    const stamp = this.#stmt.stamp.get() as { changes: number; version: number };
-    const key = `${stamp.changes}:${stamp.version}`;
-    if (key !== this.#cacheStamp) {
-      this.#cache.clear();
-      this.#cacheStamp = key;
-    }
-    this.#cacheGeneration = generation;
-    if (!this.#stampCheckedThisTurn) {
-      this.#stampCheckedThisTurn = true;
-      setImmediate(this.#endTurn);
-    }
-  }
-
-  #loadPolicy(agentName: string): EffectiveAccessPolicy | undefined {
-    const config = this.getPolicyConfig(agentName);
-    if (config === undefined) return undefined;
-    switch (config.mode) {
-      case 'basic': {
-        const users = new Map<string, BasicUserCredential>();
-        for (const r of this.#stmt.users.all(agentName)) {
-          users.set(r.username, { username: r.username, passwordHash: r.password_hash });
-        }
-        return { mode: 'basic', users };
-      }
-      case 'bearer': {
-        const tokens = new Map<string, VisitorTokenCredential>();
-        for (const r of this.#stmt.tokens.all(agentName)) tokens.set(r.id, { tokenId: r.id, secretHash: r.secret_hash });
-        return { mode: 'bearer', tokens };
-      }
-      default:
-        return config;
-    }
-  }
-
-  #agentExists(agentName: string): boolean {
-    return isValidAgentName(agentName) && this.#stmt.agentExists.get(agentName) !== undefined;
-  }
-
-  #requireAgent(agentName: string): void {
-    if (!this.#agentExists(agentName)) throw new StoreNotFoundError('agent', agentName);
-  }
-}
-
-function validateUsername(username: unknown): void {
-  if (
-    typeof username !== 'string' ||
-    username.length === 0 ||
-    username.length > MAX_USERNAME_LENGTH ||
-    username.includes(':') ||
-    CONTROL_CHARS.test(username)
-  ) {
-    throw new StoreValidationError('username', `must be 1-${MAX_USERNAME_LENGTH} characters without ":" or control characters`);
-  }
+  listVisitorTokens(agentName: string): Promise<VisitorTokenInfo[]>;
 }

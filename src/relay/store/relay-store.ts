@@ -1,53 +1,49 @@
 /**
- * The relay's embedded store in one handle: the SQLite connection with its
- * token store and access policy store.
+ * The relay's store in one handle, whatever the backend: an SQLite file (the
+ * embedded default for one node) or a PostgreSQL database (shared by the
+ * nodes of a cluster). `createRelayStore` picks the backend from the
+ * location: a `postgres://` or `postgresql://` URL, or a file path.
  */
-import type { Database } from 'better-sqlite3';
 import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/logger.js';
-import { AccessPolicyStore } from './access-policy-store.js';
-import type { AccessPolicyStoreOptions } from './access-policy-store.js';
-import { openStoreDatabase } from './database.js';
+import type { AccessPolicyStore, AccessPolicyStoreOptions } from './access-policy-store.js';
 import type { StoreDatabaseOptions } from './database.js';
-import { TokenStore } from './token-store.js';
-import type { TokenStoreOptions } from './token-store.js';
+import type { TokenStore, TokenStoreOptions } from './token-store.js';
 
-/** Options of `openRelayStore`; every field optional. */
+/** Whether the store can be reached: `down` only for a networked store during an outage. */
+export type StoreHealth = 'up' | 'down';
+
+/** Options of `createRelayStore`; every field optional. */
 export interface RelayStoreOptions extends StoreDatabaseOptions {
   clock?: Clock;
   logger?: Logger;
-  tokens?: Omit<TokenStoreOptions, 'clock' | 'logger'>;
-  access?: Omit<AccessPolicyStoreOptions, 'clock' | 'logger'>;
+  tokens?: TokenStoreOptions;
+  access?: AccessPolicyStoreOptions;
 }
 
-/** An open relay store. `close()` is idempotent. */
+/** A relay store. `close()` is idempotent. */
 export interface RelayStore {
-  readonly db: Database;
+  /** The backend. */
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where it is, for logs: the file path, or the URL without its password. */
+  readonly location: string;
   readonly tokens: TokenStore;
   readonly access: AccessPolicyStore;
-  close(): void;
+  /** `up`, or `down` while a networked store cannot be reached (what is in memory keeps serving). */
+  readonly health: StoreHealth;
+  /** Called on every change of `health`; returns the remover. */
+  onHealthChange(listener: (health: StoreHealth) => void): () => void;
+  /**
+   * Connects, applies migrations and loads what the visitor path reads from
+   * memory; resolves at once for SQLite (opened by `createRelayStore`).
+   * Idempotent. Store methods called before wait for it.
+   */
+  open(options?: { signal?: AbortSignal }): Promise<void>;
+  /** Releases the database connection(s). Idempotent. */
+  close(): Promise<void>;
 }
 
-/** Opens (creating and migrating as needed) the store at `path`; see `openStoreDatabase` for errors. */
-export function openRelayStore(path: string, options: RelayStoreOptions = {}): RelayStore {
-  const db = openStoreDatabase(path, options);
-  try {
-    const shared = {
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
-    };
-    const tokens = new TokenStore(db, { ...options.tokens, ...shared });
-    const access = new AccessPolicyStore(db, { ...options.access, ...shared });
-    return {
-      db,
-      tokens,
-      access,
-      close: () => {
-        if (db.open) db.close();
-      },
-    };
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+/** True when `location` names a PostgreSQL database rather than an SQLite file. */
+export function isPostgresLocation(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
 }

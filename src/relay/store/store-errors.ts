@@ -5,12 +5,25 @@
  */
 import { TunnelError } from '../../shared/errors.js';
 
-/** An SQLite failure (cannot open the file, I/O error, failed migration); the cause is attached. */
+/** A store failure (cannot open the file, I/O error, failed migration, unexpected database error); the cause is attached. */
 export class StoreError extends TunnelError {
   override readonly code = 'ERR_STORE' as const;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_STORE', message, options);
+  }
+}
+
+/**
+ * A networked store (PostgreSQL) cannot be reached, or did not answer in
+ * time. Callers degrade: the relay keeps serving from memory and refuses what
+ * it cannot check (`503`, `ERR_RELAY_STORE_UNAVAILABLE`).
+ */
+export class StoreUnavailableError extends TunnelError {
+  override readonly code = 'ERR_STORE_UNAVAILABLE' as const;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_STORE_UNAVAILABLE', message, options);
   }
 }
 

@@ -33,7 +33,7 @@ interface Fixture {
 
 async function setup(t: TestContext, agents: string[] = ['cam-1', 'cam-2']): Promise<Fixture> {
   const store = openTestStore(t, await makeTempDir(t));
-  for (const a of agents) store.tokens.createAgent(a);
+  for (const a of agents) await store.tokens.createAgent(a);
   const checker = new VisitorAccessChecker();
   const policy = (agent: string): EffectiveAccessPolicy => {
     const p = store.access.getPolicy(agent);
@@ -161,7 +161,7 @@ describe('checkVisitorAccess: basic', () => {
     await f.store.access.addBasicUser('cam-1', 'alice', 'new-password', { replace: true });
     refused(await f.check('cam-1', { headers }), 401, 'ERR_ACCESS_BAD_CREDENTIALS', 'old password after the change');
     granted(await f.check('cam-1', { headers: { authorization: basicHeader('alice', 'new-password') } }), 'new password');
-    f.store.access.removeBasicUser('cam-1', 'alice');
+    await f.store.access.removeBasicUser('cam-1', 'alice');
     refused(
       await f.check('cam-1', { headers: { authorization: basicHeader('alice', 'new-password') } }),
       401,
@@ -175,7 +175,7 @@ describe('checkVisitorAccess: bearer', () => {
   it('lets in the agent’s visitor token and refuses tampered, removed and malformed ones', async (t) => {
     const f = await setup(t);
     await f.store.access.setPolicy('cam-1', { mode: 'bearer' });
-    const { token, tokenId } = f.store.access.addVisitorToken('cam-1');
+    const { token, tokenId } = await f.store.access.addVisitorToken('cam-1');
     const text = token.reveal();
     const d = granted(await f.check('cam-1', { headers: { authorization: `Bearer ${text}` } }), 'right token');
     assert.equal(d.principal, tokenId, 'the principal is the token id');
@@ -191,7 +191,7 @@ describe('checkVisitorAccess: bearer', () => {
     assert.equal(r.wwwAuthenticate, 'Bearer realm="cam-1", error="invalid_token"', 'an RFC 6750 challenge');
     refused(await f.check('cam-1', { headers: { authorization: 'Bearer nope' } }), 401, 'ERR_ACCESS_BAD_CREDENTIALS', 'malformed');
     refused(await f.check('cam-1', {}), 401, 'ERR_ACCESS_CREDENTIALS_REQUIRED', 'no token');
-    f.store.access.removeVisitorToken('cam-1', tokenId);
+    await f.store.access.removeVisitorToken('cam-1', tokenId);
     refused(
       await f.check('cam-1', { headers: { authorization: `Bearer ${text}` } }),
       401,
@@ -203,7 +203,7 @@ describe('checkVisitorAccess: bearer', () => {
   it('turns a visitor token in ?access_token= into a session cookie and a redirect', async (t) => {
     const f = await setup(t);
     await f.store.access.setPolicy('cam-1', { mode: 'bearer' });
-    const text = f.store.access.addVisitorToken('cam-1').token.reveal();
+    const text = (await f.store.access.addVisitorToken('cam-1')).token.reveal();
     const d = granted(await f.check('cam-1', { url: `/?access_token=${text}` }), 'token in query');
     assert.equal(d.redirectTo, '/', 'redirect to the same URL without the token');
     assert.equal(d.setCookie, `vt_access_cam-1=${text}; Path=/; HttpOnly; SameSite=Lax`, 'a session cookie');
@@ -385,7 +385,7 @@ describe('checkVisitorAccess across agents', () => {
     // bearer: a visitor token of cam-1
     await f.store.access.setPolicy('cam-1', { mode: 'bearer' });
     await f.store.access.setPolicy('cam-2', { mode: 'bearer' });
-    const vt = f.store.access.addVisitorToken('cam-1').token.reveal();
+    const vt = (await f.store.access.addVisitorToken('cam-1')).token.reveal();
     granted(await f.check('cam-1', { headers: { authorization: `Bearer ${vt}` } }), 'cam-1 token on cam-1');
     refused(await f.check('cam-2', { headers: { authorization: `Bearer ${vt}` } }), 401, 'ERR_ACCESS_BAD_CREDENTIALS', 'cam-1 token on cam-2');
 
