@@ -6,7 +6,10 @@
 import type { Secret } from '../shared/secret.js';
 
 /** Header carrying the agent's version on the upgrade request (optional; the Go relay ignores it). */
-import { AGENT_VERSION_HEADER } from '../http/tunnel-headers.js';
+import { AGENT_VERSION_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY } from '../http/tunnel-headers.js';
+
+/** What our agent understands on a stream beyond the Go wire contract (`X-Tunnel-Capabilities`). */
+export const AGENT_CAPABILITIES: readonly string[] = [INTERIM_RESPONSES_CAPABILITY];
 
 /**
  * `relayUrl` with `token=<token>` as its last query parameter. Any existing
@@ -25,10 +28,10 @@ export function buildConnectUrl(relayUrl: string, token: Secret | string): URL {
   return url;
 }
 
-/** Upgrade request headers: `Authorization: Bearer <token>`, plus the agent version when set. */
+/** Upgrade request headers: `Authorization: Bearer <token>`, the agent's capabilities, and its version when set. */
 export function buildConnectHeaders(token: Secret | string, agentVersion?: string): Record<string, string> {
   const value = typeof token === 'string' ? token : token.reveal();
-  const headers: Record<string, string> = { Authorization: `Bearer ${value}` };
+  const headers: Record<string, string> = { Authorization: `Bearer ${value}`, [CAPABILITIES_HEADER]: AGENT_CAPABILITIES.join(', ') };
   if (agentVersion !== undefined) headers[AGENT_VERSION_HEADER] = agentVersion;
   return headers;
 }

@@ -36,7 +36,13 @@ export {
 } from './connection-status.js';
 export { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
 export { buildConnectHeaders, buildConnectUrl } from './connect-url.js';
-export { LocalForwarder, type LocalForwarderDeps, type LocalRequestRecord } from './local-forwarder.js';
+export {
+  EXPECT_CONTINUE_TIMEOUT_MS,
+  LocalForwarder,
+  type LocalForwarderDeps,
+  type LocalRequestRecord,
+  type LocalStreamOptions,
+} from './local-forwarder.js';
 export {
   DEFAULT_LOCAL_FORWARDER_CONFIG,
   resolveLocalForwarderConfig,

@@ -26,6 +26,14 @@ export interface LocalExchange {
   /** Copies of the body's chunks while it fits `recordRequestBodyBytes`; null once it does not. */
   bodyChunks: Buffer[] | null;
   bodyComplete: boolean;
+  /** Interim responses may be passed on this stream (the relay announced them). */
+  readonly interimResponses: boolean;
+  /** A `100 Continue` was passed on already. */
+  sentContinue: boolean;
+  /** The local service's response arrived complete (later errors only concern the request body). */
+  localResponseEnded: boolean;
+  /** The service answered `Expect: 100-continue` with a final response: the body is never sent to it. */
+  bodyWithheld?: boolean;
   localReq?: http.ClientRequest;
   /** The raw local connection of an upgrade (pooled connections belong to their request). */
   upgradeSocket?: net.Socket;

@@ -9,7 +9,19 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { removeHopByHopRawHeaders, requestHasBody, toOriginForm, writeRawResponse } from '../http/index.js';
+import {
+  MAX_HTTP_HEAD_BYTES,
+  MAX_TUNNEL_HEAD_BYTES,
+  TUNNEL_ERROR_HEADER,
+  expectsContinue,
+  removeHopByHopRawHeaders,
+  requestHasBody,
+  responseWillBeChunked,
+  toOriginForm,
+  trailerDeclaration,
+  writeInterimResponse,
+  writeRawResponse,
+} from '../http/index.js';
 import { redactUrl } from '../transport/index.js';
 import { systemClock, monotonicMs, type Clock } from '../shared/clock.js';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
@@ -74,6 +86,23 @@ export interface LocalForwarderDeps extends LocalForwarderOptions {
 }
 
 
+/** How one stream is served (it depends on the session it belongs to). */
+export interface LocalStreamOptions {
+  /**
+   * Pass the local service's interim responses (`100`, `102`, `103`) on the
+   * stream. Only for a relay that announced `interim-responses`: the Go
+   * relay takes the first response on a stream for the final one.
+   */
+  interimResponses?: boolean;
+}
+
+/**
+ * How long a request with `Expect: 100-continue` waits for the local
+ * service's `100` before its body is sent anyway (Go's transport and curl
+ * wait 1 s too).
+ */
+export const EXPECT_CONTINUE_TIMEOUT_MS = 1000;
+
 /** Methods safe to resend when a pooled connection turns out to be dead. */
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
@@ -95,6 +124,8 @@ export class LocalForwarder {
   readonly #hostValue: string | undefined;
   readonly #exchanges = new Map<Duplex, LocalExchange>();
   readonly #localSockets = new Set<net.Socket>();
+  /** Streams whose request was refused (400/431) by the forwarder itself. */
+  readonly #refusedStreams = new WeakSet<Duplex>();
   readonly #upgradeContext: LocalUpgradeContext;
   #closing: Promise<void> | undefined;
 
@@ -122,7 +153,7 @@ export class LocalForwarder {
       clearConnectTimer: (ex) => this.#clearConnectTimer(ex),
       finish: (ex, error) => this.#finish(ex, error),
     };
-    this.#server = http.createServer({ requireHostHeader: false });
+    this.#server = http.createServer({ requireHostHeader: false, maxHeaderSize: MAX_TUNNEL_HEAD_BYTES });
     // One exchange per stream, of any length: no server-side timeouts (the
     // relay owns visitor timeouts) and no keep-alive.
     this.#server.timeout = 0;
@@ -134,6 +165,10 @@ export class LocalForwarder {
     // keep answering instead of ending the stream (Node's default).
     (this.#server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.#server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.#onRequest(req, res));
+    // Without a 'checkContinue' listener Node would answer `Expect: 100-continue` itself, on the
+    // stream: a second response, which the Go relay takes for the final one. Whether a 100 comes
+    // is the local service's call, passed on only where interim responses are allowed.
+    this.#server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.#onRequest(req, res));
     this.#server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#onUpgrade(req, socket, head),
     );
@@ -157,7 +192,7 @@ export class LocalForwarder {
    * Serves exactly one HTTP/1.1 exchange on `stream` (a mux stream, or any
    * `allowHalfOpen` Duplex), then ends it. After `close()`, destroys it.
    */
-  handle(stream: Duplex): void {
+  handle(stream: Duplex, options: LocalStreamOptions = {}): void {
     if (this.#closing !== undefined) {
       stream.destroy();
       return;
@@ -176,6 +211,9 @@ export class LocalForwarder {
       retried: false,
       bodyChunks: this.#recordBodyBytes > 0 ? [] : null,
       bodyComplete: false,
+      interimResponses: options.interimResponses === true,
+      sentContinue: false,
+      localResponseEnded: false,
     };
     this.#exchanges.set(stream, ex);
     // A reset stream emits 'error'; without a listener that would crash.
@@ -264,7 +302,7 @@ export class LocalForwarder {
     const headers = rewriteHostHeader(removeHopByHopRawHeaders(req.rawHeaders), this.#hostValue, this.config.localAddr);
     // Keep the request's framing: Node's client would send a chunked body of
     // a GET unframed, and a Content-Length body is already described.
-    if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked');
+    if (req.headers['transfer-encoding'] !== undefined) headers.push('Transfer-Encoding', 'chunked', ...trailerDeclaration(req.rawHeaders));
     let localReq: http.ClientRequest;
     try {
       localReq = http.request({
@@ -274,6 +312,7 @@ export class LocalForwarder {
         path: ex.path,
         headers,
         agent: this.#agent,
+        maxHeaderSize: MAX_HTTP_HEAD_BYTES,
         lookup: localLookup,
         autoSelectFamily: true,
       } as http.RequestOptions);
@@ -292,7 +331,15 @@ export class LocalForwarder {
       this.#startConnectTimer(ex, socket, (err) => localReq.destroy(err));
     });
     localReq.on('error', (err: Error) => this.#onLocalError(ex, req, res, localReq, err));
+    localReq.on('information', (info: http.InformationEvent) => this.#onLocalInterim(ex, req, res, localReq, info));
     localReq.on('response', (localRes: http.IncomingMessage) => this.#onLocalResponse(ex, res, localReq, localRes));
+    localReq.once('close', () => {
+      if (ex.localReq !== localReq || req.complete) return;
+      // The local connection is gone before the request body ended (the service answered early
+      // and closed): read the rest off the stream, or the stream stalls with its window full.
+      req.unpipe(localReq);
+      req.resume();
+    });
     if (ex.done) {
       localReq.destroy();
       return;
@@ -304,9 +351,53 @@ export class LocalForwarder {
     req.once('end', () => {
       if (req.rawTrailers.length > 0 && ex.localReq === localReq) localReq.addTrailers(rawHeaderPairs(req.rawTrailers));
     });
+    if (expectsContinue(req)) {
+      this.#pipeAfterContinue(ex, req, res, localReq);
+      return;
+    }
     // Not pipeline(): on a local failure it would destroy `req`, and with it
     // the stream, before the 502 could be written. pipe() only unpipes.
     req.pipe(localReq);
+  }
+
+  /**
+   * Honours `Expect: 100-continue` towards the local service, as Go's
+   * transport does: the body goes once it says 100, or after
+   * `EXPECT_CONTINUE_TIMEOUT_MS` of silence. A final response first means the
+   * body is never sent: a service that answered early and closes must not be
+   * sent bytes it will not read (its kernel would reset the connection, and
+   * the response with it). On the timeout, a visitor that may still be
+   * waiting for its 100 is sent one, where interim responses are allowed.
+   */
+  #pipeAfterContinue(ex: LocalExchange, req: http.IncomingMessage, res: http.ServerResponse, localReq: http.ClientRequest): void {
+    let decided = false;
+    const stop = (): void => {
+      decided = true;
+      this.#clock.clearTimeout(timer);
+      localReq.off('continue', start);
+    };
+    const start = (): void => {
+      if (decided) return;
+      stop();
+      if (ex.localReq === localReq && !localReq.destroyed) req.pipe(localReq);
+    };
+    // A relay that did not wait (the Go relay sends the body at once) must not see its bytes read before the decision.
+    req.pause();
+    const timer = this.#clock.setTimeout(() => {
+      if (decided) return;
+      if (ex.interimResponses && !ex.sentContinue && !ex.done && !res.headersSent) {
+        res.writeContinue();
+        ex.sentContinue = true;
+      }
+      start();
+    }, EXPECT_CONTINUE_TIMEOUT_MS);
+    localReq.once('continue', start);
+    localReq.once('response', () => {
+      if (decided) return;
+      stop();
+      ex.bodyWithheld = true;
+    });
+    localReq.once('close', stop);
   }
 
   #onLocalError(
@@ -320,6 +411,11 @@ export class LocalForwarder {
     this.#clearConnectTimer(ex);
     if (ex.done) return;
     const code = classifyLocalError(err);
+    if (ex.localResponseEnded) {
+      // The response is complete; only the rest of the request body could not be written.
+      this.#logger.debug('local service closed before reading the whole request body', { code });
+      return;
+    }
     if (
       !res.headersSent &&
       localReq.reusedSocket &&
@@ -371,8 +467,10 @@ export class LocalForwarder {
       return;
     }
     ex.status = localRes.statusCode ?? 502;
+    const headers = removeHopByHopRawHeaders(localRes.rawHeaders);
+    if (responseWillBeChunked(res, ex.status, ex.method, headers)) headers.push(...trailerDeclaration(localRes.rawHeaders));
     try {
-      res.writeHead(ex.status, localRes.statusMessage, removeHopByHopRawHeaders(localRes.rawHeaders));
+      res.writeHead(ex.status, localRes.statusMessage, headers);
     } catch (err) {
       this.#logger.warn('local response cannot be forwarded', { err: (err as Error).message });
       localReq.destroy();
@@ -388,8 +486,11 @@ export class LocalForwarder {
     });
     res.on('drain', () => localRes.resume());
     localRes.once('end', () => {
+      ex.localResponseEnded = true;
       if (localRes.rawTrailers.length > 0) res.addTrailers(rawHeaderPairs(localRes.rawTrailers));
       res.end();
+      // A body the service never asked for is never sent: its connection cannot carry another request.
+      if (ex.bodyWithheld) localReq.destroy();
     });
     res.once('finish', () => this.#endStream(ex));
     const cut = (err: Error): void => {
@@ -409,6 +510,13 @@ export class LocalForwarder {
     });
   }
 
+  /** An interim response from the local service: passed on only where allowed, and a 100 only once, to a request that asked for it. */
+  #onLocalInterim(ex: LocalExchange, req: http.IncomingMessage, res: http.ServerResponse, localReq: http.ClientRequest, info: http.InformationEvent): void {
+    if (ex.localReq !== localReq || ex.done || !ex.interimResponses) return;
+    if (info.statusCode === 100 && (ex.sentContinue || !expectsContinue(req))) return;
+    if (writeInterimResponse(res, info) && info.statusCode === 100) ex.sentContinue = true;
+  }
+
   #onUpgrade(req: http.IncomingMessage, stream: Duplex, head: Buffer): void {
     const ex = this.#exchanges.get(stream);
     if (ex === undefined || ex.started || ex.done) {
@@ -419,13 +527,23 @@ export class LocalForwarder {
   }
 
   #onClientError(err: Error, socket: Duplex): void {
+    // Answered already: the rest of the bad request keeps coming (Node's parser reports each piece) and is
+    // dropped; a reset now would make the Go relay discard the answer it has not read yet.
+    if (this.#refusedStreams.has(socket)) return;
     const ex = this.#exchanges.get(socket);
     const parseError = typeof (err as NodeJS.ErrnoException).code === 'string' && (err as NodeJS.ErrnoException).code?.startsWith('HPE_');
     if (ex !== undefined && !ex.started && !ex.done && parseError) {
-      ex.status = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      this.#logger.debug('malformed request on a tunnel stream', { err: err.message });
-      writeRawResponse(socket, { status: ex.status, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'Bad Request\n' });
-      this.#finish(ex);
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const code = tooLarge ? 'ERR_AGENT_HEADERS_TOO_LARGE' : 'ERR_AGENT_BAD_REQUEST';
+      ex.status = tooLarge ? 431 : 400;
+      this.#logger.debug('malformed request on a tunnel stream', { err: err.message, code });
+      writeRawResponse(socket, {
+        status: ex.status,
+        headers: { 'Content-Type': 'text/plain; charset=utf-8', [TUNNEL_ERROR_HEADER]: code },
+        body: tooLarge ? `Request head over ${MAX_TUNNEL_HEAD_BYTES} bytes\n` : 'Bad Request\n',
+      });
+      this.#refusedStreams.add(socket);
+      this.#finish(ex, code);
       return;
     }
     socket.destroy();
@@ -437,6 +555,8 @@ export class LocalForwarder {
    * two directions both ended cleanly.
    */
   #onStreamClose(ex: LocalExchange): void {
+    // The rest of the request body can no longer arrive: a local request still sending it must not wait for it.
+    if (ex.localReq !== undefined && !ex.localReq.writableFinished) ex.localReq.destroy();
     if (ex.done) return;
     const { stream } = ex;
     const clean = ex.upgrade && stream.errored === null && stream.readableEnded && stream.writableFinished;

@@ -9,14 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { AGENT_INSTANCE_HEADER } from '../http/tunnel-headers.js';
+import { AGENT_INSTANCE_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
 import { toAbortError } from '../shared/abort.js';
 import type { Logger } from '../shared/logger.js';
 import { GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
 import { dialWebSocket, HandshakeRejectedError, redactUrl, type WebSocketDuplex } from '../transport/index.js';
 import { buildConnectHeaders, buildConnectUrl } from './connect-url.js';
 import { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
-import { LocalForwarder } from './local-forwarder.js';
+import { LocalForwarder, type LocalStreamOptions } from './local-forwarder.js';
 import { ReconnectLoop, type LoopConnection } from './reconnect-loop.js';
 import { resolveTunnelClientConfig, type TunnelClientConfig, type TunnelClientOptions } from './tunnel-client-config.js';
 import { callHook, type TunnelClientHooks } from './tunnel-client-hooks.js';
@@ -182,7 +182,10 @@ export class TunnelClient {
       duplex.destroy();
       throw err;
     }
-    session.on('stream', (stream: MuxStream) => this.#onStream(stream));
+    // Interim responses travel on this session's streams only if the relay named them too (the Go relay never does).
+    const relayCapabilities = parseCapabilities(duplex.upgradeHeaders[CAPABILITIES_HEADER.toLowerCase()]);
+    const streamOptions = { interimResponses: relayCapabilities.has(INTERIM_RESPONSES_CAPABILITY) };
+    session.on('stream', (stream: MuxStream) => this.#onStream(stream, streamOptions));
     this.#session = session;
     this.#relayHeaders = duplex.upgradeHeaders;
     this.#logger.info('connected to relay', { url: redactUrl(url) });
@@ -231,7 +234,7 @@ export class TunnelClient {
     });
   }
 
-  #onStream(stream: MuxStream): void {
+  #onStream(stream: MuxStream, options: LocalStreamOptions): void {
     this.#activeStreams += 1;
     callHook(this.#hooks, 'onStreamOpened', this.#logger, this.#activeStreams);
     stream.once('close', () => {
@@ -246,7 +249,7 @@ export class TunnelClient {
       return;
     }
     try {
-      forwarder.handle(stream);
+      forwarder.handle(stream, options);
     } catch (err) {
       this.#logger.warn('forwarding a stream failed', { streamId: stream.id, error: err instanceof Error ? err.message : String(err) });
       stream.destroy();

@@ -46,3 +46,6 @@ export {
 export { AGENT_VERSION_HEADER } from './tunnel-headers.js';
 export { toOriginForm } from './origin-form.js';
 export { requestHasBody } from './request-body.js';
+export { MAX_HTTP_HEAD_BYTES, MAX_TUNNEL_HEAD_BYTES } from './head-limits.js';
+export { expectsContinue, isInterimStatus, writeInterimResponse } from './interim-response.js';
+export { responseWillBeChunked, trailerDeclaration } from './trailer-declaration.js';

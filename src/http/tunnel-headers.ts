@@ -22,6 +22,12 @@ export const RELAY_VERSION_HEADER = 'X-Tunnel-Relay-Version';
  */
 export const CAPABILITIES_HEADER = 'X-Tunnel-Capabilities';
 
+/**
+ * Capability token: this end passes interim (1xx) responses on a stream and
+ * reads them there. Used on a session only when both ends named it.
+ */
+export const INTERIM_RESPONSES_CAPABILITY = 'interim-responses';
+
 /** Relay's `101`: the id of the relay node that accepted the session (clusters). */
 export const RELAY_NODE_HEADER = 'X-Tunnel-Node';
 

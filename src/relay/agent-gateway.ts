@@ -6,7 +6,16 @@
  * Revoking a token ends its live session within a second, whether the
  * revocation happened in this process or in another one (the CLI).
  */
-import { AGENT_INSTANCE_HEADER, AGENT_LINK_HEADER, AGENT_VERSION_HEADER, RELAY_NODE_HEADER, RELAY_VERSION_HEADER } from '../http/tunnel-headers.js';
+import {
+  AGENT_INSTANCE_HEADER,
+  AGENT_LINK_HEADER,
+  AGENT_VERSION_HEADER,
+  CAPABILITIES_HEADER,
+  INTERIM_RESPONSES_CAPABILITY,
+  RELAY_NODE_HEADER,
+  RELAY_VERSION_HEADER,
+  parseCapabilities,
+} from '../http/tunnel-headers.js';
 import { packageVersion } from '../shared/package-version.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -28,6 +37,9 @@ import type { TokenRevocation, TokenStore, VerifiedAgentToken } from './store/to
 /** The path agents connect to. */
 export const AGENT_CONNECT_PATH = '/tunnel/connect';
 
+/** What this relay understands on a stream beyond the Go wire contract, announced on every `101`. */
+export const RELAY_CAPABILITIES: readonly string[] = [INTERIM_RESPONSES_CAPABILITY];
+
 /** Longest agent version string kept, in characters. */
 const MAX_AGENT_VERSION_LENGTH = 64;
 
@@ -41,6 +53,8 @@ export interface AgentAuthContext {
   instanceId: string | undefined;
   /** `X-Tunnel-Link` (0 when absent or malformed). */
   linkIndex: number;
+  /** The agent's `X-Tunnel-Capabilities` that this relay shares (none for a Go agent). */
+  capabilities: ReadonlySet<string>;
 }
 
 /** What the gateway needs. */
@@ -79,7 +93,11 @@ export class AgentGateway {
   constructor(options: AgentGatewayOptions) {
     this.#options = options;
     this.#logger = options.logger;
-    this.#upgradeHeaders = { [RELAY_VERSION_HEADER]: relayVersion(), ...(options.nodeId === undefined ? {} : { [RELAY_NODE_HEADER]: options.nodeId }) };
+    this.#upgradeHeaders = {
+      [RELAY_VERSION_HEADER]: relayVersion(),
+      [CAPABILITIES_HEADER]: RELAY_CAPABILITIES.join(', '),
+      ...(options.nodeId === undefined ? {} : { [RELAY_NODE_HEADER]: options.nodeId }),
+    };
   }
 
   /** Serves `GET /tunnel/connect` upgrades on `server`. */
@@ -159,6 +177,7 @@ export class AgentGateway {
           agentVersion: versionOf(req),
           instanceId,
           linkIndex: linkOf(req),
+          capabilities: sharedCapabilities(req),
         },
       };
     }
@@ -242,6 +261,7 @@ export class AgentGateway {
       connectionId: connection.id,
       remote: context.remoteAddress,
       ...(context.agentVersion === undefined ? {} : { agentVersion: context.agentVersion }),
+      ...(context.capabilities.size === 0 ? {} : { capabilities: [...context.capabilities].join(',') }),
     });
   }
 
@@ -299,6 +319,12 @@ function versionOf(req: IncomingMessage): string | undefined {
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim().slice(0, MAX_AGENT_VERSION_LENGTH);
   return /^[\x20-\x7e]+$/.test(trimmed) ? trimmed : undefined;
+}
+
+/** The capabilities the agent announced that this relay has too. */
+function sharedCapabilities(req: IncomingMessage): ReadonlySet<string> {
+  const announced = parseCapabilities(req.headers[CAPABILITIES_HEADER.toLowerCase()]);
+  return new Set(RELAY_CAPABILITIES.filter((c) => announced.has(c)));
 }
 
 /** The agent's instance id: 8-64 characters of [A-Za-z0-9_-], else undefined. */

@@ -29,6 +29,8 @@ export interface AgentConnectionInit {
   instanceId?: string | undefined;
   /** Which of the agent's links this session is (`X-Tunnel-Link`; 0 when absent). */
   linkIndex?: number;
+  /** Capability tokens the agent announced (`X-Tunnel-Capabilities`); none for a Go agent. */
+  capabilities?: ReadonlySet<string>;
   session: Session;
   /** Wall-clock ms since the Unix epoch. */
   connectedAtMs: number;
@@ -46,6 +48,8 @@ export class AgentConnection {
   readonly agentVersion: string | undefined;
   readonly instanceId: string | undefined;
   readonly linkIndex: number;
+  /** Capability tokens the agent announced; a feature is used only if the relay has it too. */
+  readonly capabilities: ReadonlySet<string>;
   readonly session: Session;
   readonly connectedAtMs: number;
   /** In a cluster: its epoch in the session directory, once published (newest wins across nodes). */
@@ -68,6 +72,7 @@ export class AgentConnection {
     this.agentVersion = init.agentVersion;
     this.instanceId = init.instanceId;
     this.linkIndex = init.linkIndex ?? 0;
+    this.capabilities = init.capabilities ?? new Set();
     this.session = init.session;
     this.connectedAtMs = init.connectedAtMs;
   }

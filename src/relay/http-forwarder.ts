@@ -1,17 +1,42 @@
 /**
  * One visitor HTTP exchange forwarded over one yamux stream with Node's HTTP
  * client (`http.request({ createConnection: () => stream })`): both bodies
- * streamed with backpressure, no total timeout, optional response-header and
- * idle timeouts. A visitor that goes away resets the stream (RST, never FIN:
- * the Go client keeps writing after a FIN); a stream reset by the agent
- * destroys the visitor's connection, so a cut response never looks complete.
+ * streamed with backpressure (request trailers included), no total timeout,
+ * optional response-header and idle timeouts. A visitor that goes away
+ * resets the stream (RST, never FIN: the Go client keeps writing after a
+ * FIN); a stream reset by the agent destroys the visitor's connection, so a
+ * cut response never looks complete. A response that completes before the
+ * request body ended resets the stream, and the rest of the body is skipped
+ * or the visitor's connection closed (`unread-request-body.ts`).
+ *
+ * `Expect: 100-continue`: with an agent that announced `interim-responses`,
+ * the expectation goes to the local service and its `100` (and any `102`,
+ * `103`) comes back to the visitor; with any other agent (a Go one) the
+ * relay says `100` itself at once, as the Go relay does, since a 1xx cannot
+ * come back on the stream.
  */
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import {
+  request as httpRequest,
+  type IncomingMessage,
+  type InformationEvent,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
-import { removeHopByHopRawHeaders, requestHasBody, type TunnelErrorInfo } from '../http/index.js';
+import {
+  MAX_TUNNEL_HEAD_BYTES,
+  expectsContinue,
+  removeHopByHopRawHeaders,
+  requestHasBody,
+  responseWillBeChunked,
+  trailerDeclaration,
+  writeInterimResponse,
+  type TunnelErrorInfo,
+} from '../http/index.js';
 import { StreamOpenTimeoutError, type MuxStream } from '../mux/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { TunnelErrorCode } from '../shared/errors.js';
+import { skipUnreadRequestBody } from './unread-request-body.js';
 import { sendVisitorError } from './visitor-response.js';
 
 /** How an exchange ended. */
@@ -63,6 +88,8 @@ export interface HttpExchangeOptions {
   responseExtraHeaders?: Readonly<Record<string, string>>;
   /** True while the relay shuts down: an exchange that dies before its response is then answered 503. */
   isShuttingDown?: () => boolean;
+  /** The agent announced `interim-responses`: 1xx responses may come on the stream and are passed on. */
+  interimResponses?: boolean;
 }
 
 const UPSTREAM_TIMEOUT_INFO: TunnelErrorInfo = {
@@ -96,6 +123,10 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
     let failure: string | undefined;
     let errorCode: TunnelErrorCode | undefined;
     let responseHeadersAtMs: number | undefined;
+    let continueSent = false;
+    let abandoned = false;
+    const visitorExpectsContinue = expectsContinue(req);
+    const interimResponses = o.interimResponses === true;
 
     const clearTimers = (): void => {
       if (headerTimer !== undefined) clock.clearTimeout(headerTimer);
@@ -160,6 +191,7 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
         path: o.path,
         headers: o.headers,
         setHost: false,
+        maxHeaderSize: MAX_TUNNEL_HEAD_BYTES,
         // No `agent`: with `agent: false` Node would make a fresh Agent that ignores createConnection.
         createConnection: () => {
           stream.once('end', onAgentFin);
@@ -176,15 +208,20 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
 
     if (o.idleTimeoutMs > 0) armIdle(o.idleTimeoutMs);
 
+    /** After a complete exchange: reset the stream if it is still open `lingerMs` from now. */
+    const armLinger = (): void => {
+      if (lingerTimer !== undefined) clock.clearTimeout(lingerTimer);
+      lingerTimer = clock.setTimeout(() => stream.destroy(), o.lingerMs);
+      lingerTimer.unref?.();
+    };
+    stream.once('close', () => {
+      if (lingerTimer !== undefined) clock.clearTimeout(lingerTimer);
+    });
     const finishStream = (): void => {
       if (!stream.destroyed) {
         if (!stream.writableEnded) stream.end();
         stream.resume();
-        lingerTimer = clock.setTimeout(() => stream.destroy(), o.lingerMs);
-        lingerTimer.unref?.();
-        stream.once('close', () => {
-          if (lingerTimer !== undefined) clock.clearTimeout(lingerTimer);
-        });
+        armLinger();
       }
     };
 
@@ -196,17 +233,40 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
     // pipeline() would destroy the visitor's request (and socket) when the
     // agent side fails, and the visitor must still get a 502/504. Without a
     // body (most requests) the request is complete now.
+    const onRequestData = (chunk: Buffer): void => {
+      bytesToAgent += chunk.length;
+      touch();
+      if (!upstream.write(chunk)) req.pause();
+    };
     if (requestHasBody(req.headers)) {
-      req.on('data', (chunk: Buffer) => {
-        bytesToAgent += chunk.length;
-        touch();
-        if (!upstream.write(chunk)) req.pause();
-      });
+      req.on('data', onRequestData);
       upstream.on('drain', () => req.resume());
-      req.once('end', () => upstream.end());
+      req.once('end', () => {
+        if (abandoned) return;
+        if (req.rawTrailers.length > 0) {
+          try {
+            upstream.addTrailers(headerPairs(req.rawTrailers));
+          } catch {
+            // A trailer Node's client refuses is dropped; the body is complete.
+          }
+        }
+        upstream.end();
+      });
     } else {
       upstream.end();
     }
+    // A Go agent (or an old one of ours) cannot pass the local service's 100 on: ask for the body now.
+    if (visitorExpectsContinue && !interimResponses) {
+      res.writeContinue();
+      continueSent = true;
+    }
+    // The agent answered before the whole request body was sent: nothing more of it may reach the stream.
+    const abandonRequest = (): void => {
+      abandoned = true;
+      req.off('data', onRequestData);
+      stream.destroy();
+      skipUnreadRequestBody(req, res, { bodyBytesRead: bytesToAgent, clock });
+    };
     req.on('error', () => fail('visitor-gone', undefined));
 
     upstream.once('finish', () => {
@@ -222,8 +282,17 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
       if (responseComplete) finishStream();
     });
 
+    upstream.on('information', (info: InformationEvent) => {
+      if (!interimResponses || settled || res.headersSent) return;
+      // Never a 1xx to an HTTP/1.0 visitor (RFC 9110 section 15.2), and one 100 at most, to a visitor that asked.
+      if (req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
+      if (info.statusCode === 100 && (continueSent || !visitorExpectsContinue)) return;
+      touch();
+      if (writeInterimResponse(res, info) && info.statusCode === 100) continueSent = true;
+    });
+
     upstream.on('error', (err: Error) => {
-      if (timedOut !== undefined || settled) return;
+      if (timedOut !== undefined || settled || abandoned) return;
       failure = err.message;
       if (responseStarted) {
         fail('agent-reset', undefined);
@@ -249,6 +318,7 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
       const status = upstreamRes.statusCode ?? 502;
       const rawHeaders = removeHopByHopRawHeaders(upstreamRes.rawHeaders);
       for (const [name, value] of Object.entries(o.responseExtraHeaders ?? {})) rawHeaders.push(name, value);
+      if (responseWillBeChunked(res, status, req.method, rawHeaders)) rawHeaders.push(...trailerDeclaration(upstreamRes.rawHeaders));
       try {
         res.writeHead(status, upstreamRes.statusMessage, rawHeaders);
       } catch {
@@ -268,23 +338,31 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
         responseComplete = true;
         const trailers = upstreamRes.rawTrailers;
         if (trailers.length > 0) {
-          const pairs: [string, string][] = [];
-          for (let i = 0; i + 1 < trailers.length; i += 2) pairs.push([trailers[i] as string, trailers[i + 1] as string]);
           try {
-            res.addTrailers(pairs);
+            res.addTrailers(headerPairs(trailers));
           } catch {
             // Invalid trailers are dropped; the body is complete.
           }
         }
         res.end();
         if (requestSent) finishStream();
+        else if (!upstream.writableEnded) abandonRequest();
+        // Else the request is all written but not flushed yet: its 'finish' ends the stream.
+        else armLinger();
       });
       res.once('finish', () => settle('completed', status));
       // The visitor going away is caught by res 'close' first; what is left is the agent cutting the body.
       upstreamRes.once('close', () => {
-        if (!upstreamRes.complete) fail('agent-reset', undefined);
+        if (!upstreamRes.complete && !abandoned) fail('agent-reset', undefined);
       });
       upstreamRes.on('error', () => {});
     });
   });
+}
+
+/** `[name, value, ...]` as pairs, for `addTrailers`. */
+function headerPairs(raw: readonly string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i] as string, raw[i + 1] as string]);
+  return pairs;
 }

@@ -11,6 +11,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Duplex } from 'node:stream';
 import {
   applyForwardedHeaders,
+  expectsContinue,
   isRouteError,
   parseRoute,
   removeHopByHopHeaders,
@@ -18,13 +19,14 @@ import {
   type Route,
   type TunnelErrorInfo,
 } from '../http/index.js';
+import { INTERIM_RESPONSES_CAPABILITY } from '../http/tunnel-headers.js';
 import type { MuxStream } from '../mux/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { logVisitorRequest, type VisitorRequestRecord } from './access-log.js';
 import { removeQueryParam, stripVisitorCredentials } from './access/index.js';
 import type { VisitorAccessChecker, VisitorAccessDenialCode, VisitorAccessGranted } from './access/index.js';
-import type { AgentConnection, AgentRegistry } from './agent-registry.js';
+import { AgentConnection, type AgentRegistry } from './agent-registry.js';
 import type { RemoteAgentRouter } from './remote-agent-router.js';
 import { clientAddress } from './client-address.js';
 import { forwardHttpExchange } from './http-forwarder.js';
@@ -89,6 +91,16 @@ interface AdmissionTrace {
 interface StreamAccount {
   bytesToAgent: number;
   bytesFromAgent: number;
+}
+
+/**
+ * The agent's session here announced `interim-responses`. An agent on another
+ * node is treated as if it had not: the session directory does not carry its
+ * capabilities, so this node says `100` itself, and Node's HTTP client reads
+ * past any 1xx the agent may still send on the stream.
+ */
+function passesInterimResponses(account: StreamAccount): boolean {
+  return account instanceof AgentConnection && account.capabilities.has(INTERIM_RESPONSES_CAPABILITY);
 }
 
 /** A visitor request cleared for forwarding, with its stream open. */
@@ -191,6 +203,7 @@ export class PublicIngress {
       errorHeaders: extra,
       responseExtraHeaders: extra,
       isShuttingDown: () => !this.#accepting,
+      interimResponses: passesInterimResponses(account),
     });
     account.bytesToAgent += result.bytesToAgent;
     account.bytesFromAgent += result.bytesFromAgent;
@@ -315,8 +328,12 @@ export class PublicIngress {
   #forwardHeaders(req: IncomingMessage, route: Route, decision: VisitorAccessGranted, isUpgrade: boolean): OutgoingHttpHeaders {
     const withoutCredentials = stripVisitorCredentials(req.headers, decision);
     const endToEnd = removeHopByHopHeaders(withoutCredentials, { keepUpgrade: isUpgrade });
-    // The relay answered `Expect: 100-continue` itself (Node does), and streams the body at once.
-    for (const name of Object.keys(endToEnd)) if (name.toLowerCase() === 'expect') delete endToEnd[name];
+    // `Expect: 100-continue` is end to end (RFC 9110 section 10.1.1): the local service sees it, and
+    // forwardHttpExchange sees to the 100. From an HTTP/1.0 visitor it means nothing (the body comes
+    // anyway), and the request on the stream is HTTP/1.1: drop it there.
+    if (isUpgrade || !expectsContinue(req)) {
+      for (const name of Object.keys(endToEnd)) if (name.toLowerCase() === 'expect') delete endToEnd[name];
+    }
     const headers = applyForwardedHeaders(endToEnd, {
       remoteAddress: req.socket.remoteAddress,
       proto: this.#o.isTls ? 'https' : 'http',
@@ -326,7 +343,11 @@ export class PublicIngress {
     });
     if (!isUpgrade) {
       // A chunked visitor body is re-chunked: Node only chunks some methods by default, and an unframed body must never be sent.
-      if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
+      if (req.headers['transfer-encoding'] !== undefined) {
+        headers['transfer-encoding'] = 'chunked';
+        // Chunked on the stream too, so the trailers it announces still follow it.
+        if (req.headers.trailer !== undefined) headers['trailer'] = req.headers.trailer;
+      }
       // Keep Node's HTTP client from closing the stream itself; the forwarder ends it (FIN) after the exchange.
       headers['connection'] = 'keep-alive';
     }

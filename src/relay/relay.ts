@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { MAX_HTTP_HEAD_BYTES } from '../http/index.js';
 import { throwIfAborted } from '../shared/abort.js';
 import { TunnelError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -24,6 +25,7 @@ import { DashboardServer } from './dashboard/dashboard-server.js';
 import { VisitorActivity } from './dashboard/visitor-activity.js';
 import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
+import { answerClientError } from './visitor-client-error.js';
 import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
 import { ClusterDashboardSource } from './cluster/cluster-dashboard-source.js';
 import { ClusterNode } from './cluster/cluster-node.js';
@@ -313,12 +315,17 @@ export class Relay {
       requestTimeout: 0,
       headersTimeout: limits.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
+      maxHeaderSize: MAX_HTTP_HEAD_BYTES,
     };
-    return tls === null ? createHttpServer(options) : createHttpsServer({ ...options, cert: tls.cert, key: tls.key });
+    const server = tls === null ? createHttpServer(options) : createHttpsServer({ ...options, cert: tls.cert, key: tls.key });
+    server.on('clientError', answerClientError);
+    return server;
   }
 
   #attachVisitors(server: AnyServer): void {
     server.on('request', this.#ingress.handleRequest);
+    // With this listener Node does not answer `Expect: 100-continue` itself: the ingress decides (see forwardHttpExchange).
+    server.on('checkContinue', this.#ingress.handleRequest);
     server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
       if (this.#gateway.handles(req) && server === this.#agentServer) return;
       this.#ingress.handleUpgrade(req, socket, head);

@@ -3,8 +3,8 @@
  * authentication BEFORE the upgrade: a refused request gets a plain HTTP
  * error response and never becomes a WebSocket.
  *
- * Header size is bounded by Node's HTTP parser (`maxHeaderSize`, 16 KiB by
- * default; a bigger head gets 431 before any 'upgrade' event), and the time to
+ * Header size is bounded by Node's HTTP parser (the server's `maxHeaderSize`;
+ * a bigger head gets 431 before any 'upgrade' event), and the time to
  * send the head by the server's `headersTimeout`/`requestTimeout`.
  */
 import { STATUS_CODES, validateHeaderName, validateHeaderValue, type IncomingMessage, type Server as HttpServer } from 'node:http';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveTunnelClientConfig, DEFAULT_TUNNEL_CLIENT_CONFIG, type TunnelClientOptions } from '../../src/agent/tunnel-client-config.js';
 import { buildConnectHeaders, buildConnectUrl } from '../../src/agent/connect-url.js';
-import { AGENT_VERSION_HEADER } from '../../src/http/tunnel-headers.js';
+import { AGENT_VERSION_HEADER, CAPABILITIES_HEADER } from '../../src/http/tunnel-headers.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { Secret } from '../../src/shared/secret.js';
 
@@ -112,8 +112,12 @@ describe('buildConnectUrl', () => {
 });
 
 describe('buildConnectHeaders', () => {
-  it('sends the token as a Bearer credential and the agent version when set', () => {
-    assert.deepEqual(buildConnectHeaders(new Secret('t0k'), '1.2.3'), { Authorization: 'Bearer t0k', [AGENT_VERSION_HEADER]: '1.2.3' }, 'both headers');
-    assert.deepEqual(buildConnectHeaders('t0k'), { Authorization: 'Bearer t0k' }, 'no version header when unset');
+  it('sends the token as a Bearer credential, the capabilities, and the agent version when set', () => {
+    assert.deepEqual(
+      buildConnectHeaders(new Secret('t0k'), '1.2.3'),
+      { Authorization: 'Bearer t0k', [CAPABILITIES_HEADER]: 'interim-responses', [AGENT_VERSION_HEADER]: '1.2.3' },
+      'all three headers',
+    );
+    assert.deepEqual(buildConnectHeaders('t0k'), { Authorization: 'Bearer t0k', [CAPABILITIES_HEADER]: 'interim-responses' }, 'no version header when unset');
   });
 });

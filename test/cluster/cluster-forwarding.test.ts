@@ -12,9 +12,11 @@ import * as http from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
+import { RawHttpConnection } from '../helpers/raw-http-client.js';
 import { startRef, startRefOrigin } from '../helpers/ref-process.js';
 import { CleanupScope } from '../relay/relay-fixtures.js';
 import {
+  CLUSTER_DOMAIN,
   isAgentState,
   refBytesSha256,
   sha256,
@@ -71,6 +73,22 @@ describe('Relay cluster: forwarding between nodes', () => {
     assert.equal(res.bytes, body.length, 'the whole body came back');
     assert.equal(res.sha256, sha256(body), 'unchanged');
     assert.equal(res.headers['x-echo-method'], 'POST', 'the origin saw a POST');
+  });
+
+  it('answers Expect: 100-continue with exactly one 100, then the echo, through the owning node and a non-owning one', async () => {
+    const body = randomBytes(64 * 1024);
+    for (const node of [nodes[0]!, nodes[1]!]) {
+      const c = await RawHttpConnection.connect(scope, node.addresses.public);
+      await c.write(`POST /echo HTTP/1.1\r\nHost: ${AGENT}.${CLUSTER_DOMAIN}\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+      const first = await c.readResponse('POST');
+      assert.equal(first.head.toString('latin1'), 'HTTP/1.1 100 Continue\r\n\r\n', `${node.nodeId}: a 100 first`);
+      await c.write(body);
+      const { interim, final } = await c.readExchange('POST');
+      assert.deepEqual(interim, [], `${node.nodeId}: no second 100 (an agent on another node may send one on the stream; it is not passed on)`);
+      assert.equal(final.status, 200, `${node.nodeId}: status`);
+      assert.ok(final.body.equals(body), `${node.nodeId}: echoed intact`);
+      c.destroy();
+    }
   });
 
   it('carries a WebSocket through a non-owning node, text and a 256 KiB binary message', async () => {

@@ -66,10 +66,10 @@ describe('Relay agent gateway under hostile clients', () => {
     const token = await createAgentToken(fx.relay, 'edge-big');
     const tokenQuery = `/tunnel/connect?token=${encodeURIComponent(token)}`;
     const cases: Array<[string, string]> = [
-      ['one 20 KiB header', upgradeRequest(tokenQuery, fx.addresses.agent, `X-Big: ${'b'.repeat(20 * 1024)}\r\n`)],
-      ['a 20 KiB target', upgradeRequest(`${tokenQuery}&pad=${'q'.repeat(20 * 1024)}`, fx.addresses.agent)],
-      ['1000 headers', upgradeRequest(tokenQuery, fx.addresses.agent, Array.from({ length: 1000 }, (_, i) => `X-H${i}: ${'v'.repeat(20)}\r\n`).join(''))],
-      ['a 20 KiB Authorization header', upgradeRequest('/tunnel/connect', fx.addresses.agent, `Authorization: Bearer ${token}${'t'.repeat(20 * 1024)}\r\n`)],
+      ['one 65 KiB header', upgradeRequest(tokenQuery, fx.addresses.agent, `X-Big: ${'b'.repeat(65 * 1024)}\r\n`)],
+      ['a 65 KiB target', upgradeRequest(`${tokenQuery}&pad=${'q'.repeat(65 * 1024)}`, fx.addresses.agent)],
+      ['3000 headers', upgradeRequest(tokenQuery, fx.addresses.agent, Array.from({ length: 3000 }, (_, i) => `X-H${i}: ${'v'.repeat(20)}\r\n`).join(''))],
+      ['a 65 KiB Authorization header', upgradeRequest('/tunnel/connect', fx.addresses.agent, `Authorization: Bearer ${token}${'t'.repeat(65 * 1024)}\r\n`)],
     ];
     for (const [what, request] of cases) {
       const reply = await rawExchange(fx.addresses.agent, request);
@@ -128,7 +128,7 @@ describe('Relay agent gateway under hostile clients', () => {
     await rawExchange(a, upgradeRequest('/tunnel/connect', a, `Authorization: Bearer ${guesses[0] as string}x\r\n`));
     await rawExchange(a, upgradeRequest(`/tunnel/connect?token=${encodeURIComponent(revoked)}`, a), { localAddress: '127.0.0.4' });
     await rawExchange(a, upgradeRequest(`/tunnel/other?token=${encodeURIComponent(token)}`, a));
-    await rawExchange(a, upgradeRequest(`/tunnel/connect?token=${encodeURIComponent(token)}&x=${'p'.repeat(20 * 1024)}`, a));
+    await rawExchange(a, upgradeRequest(`/tunnel/connect?token=${encodeURIComponent(token)}&x=${'p'.repeat(65 * 1024)}`, a));
     await rawExchange(a, upgradeRequest(`/tunnel/connect?token=${encodeURIComponent(token)}`, a), { trickleBytes: 1, trickleIntervalMs: 30 });
     await rawExchange(a, `GET /tunnel/connect?token=${encodeURIComponent(token)} HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n`);
     // A visitor URL with the token too (the access log redacts query tokens).

@@ -129,7 +129,8 @@ export function rawExchange(address: string, request: string | Buffer, options: 
     socket.on('close', () => finish(true));
     socket.on('data', (c: Buffer) => {
       text += c.toString('latin1');
-      if (written === bytes.length && responseComplete(text)) finish(false);
+      // A response announcing Connection: close is followed by the server's close: wait for it.
+      if (written === bytes.length && responseComplete(text) && !/\r\nconnection: *close\r\n/i.test(text)) finish(false);
     });
     socket.once('connect', () => {
       const step = options.trickleBytes;

@@ -267,11 +267,11 @@ describe('Agent facing a hostile relay', () => {
       ['not HTTP', 'hello there\r\n\r\n', 400],
       ['Content-Length with Transfer-Encoding', 'POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
       ['obs-fold', 'GET /x HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n', 400],
-      ['a 20 KiB header', `GET /x HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20 * 1024)}\r\n\r\n`, 431],
+      ['a 130 KiB header', `GET /x HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(130 * 1024)}\r\n\r\n`, 431],
     ];
     let id = 2;
     for (const [what, request, status] of cases) {
-      // The 20 KiB case is larger than one Data frame needs to be; the window is 256 KiB, so it fits.
+      // The 130 KiB case is over the agent's 128 KiB head limit and still within the 256 KiB window.
       sendRequest(peer, id, request);
       await streamEnded(peer, id);
       assert.match(replyOn(peer, id), new RegExp(`^HTTP/1\\.1 ${status} `), `${what}: answered ${status} by the agent`);

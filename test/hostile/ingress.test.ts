@@ -11,7 +11,8 @@
  *
  * Which layer refuses what (documented in docs/reliability.md): Node's HTTP
  * parser (llhttp, strict mode) answers 400 to malformed framing and heads
- * and 431 to heads over 16 KiB before the relay sees a request; the relay's
+ * and 431 (with `X-Tunnel-Error: ERR_RELAY_HEADERS_TOO_LARGE`) to heads over
+ * 64 KiB before the relay sees a request; the relay's
  * `parseRoute` answers 400 to invalid Host values, non-origin-form targets,
  * dot segments (literal or encoded) and encoded slashes in the agent name.
  */
@@ -118,12 +119,14 @@ describe('Relay public ingress under hostile input', () => {
     ]);
   });
 
-  it('refuses heads over 16 KiB with 431 (one big header, a long target, many headers), and nothing reaches any agent', async () => {
+  it('refuses heads over 64 KiB with 431 (one big header, a long target, many headers), and nothing reaches any agent', async () => {
     await expectRefused([
-      ['one 17 KiB header', getRequest('/big-header', HOST_01, `X-Big: ${'a'.repeat(17 * 1024)}\r\n`), 431],
-      ['a 17 KiB request target', getRequest(`/long-target?q=${'a'.repeat(17 * 1024)}`, HOST_01), 431],
-      ['1000 small headers', getRequest('/many-headers', HOST_01, Array.from({ length: 1000 }, (_, i) => `X-H${i}: ${'v'.repeat(20)}\r\n`).join('')), 431],
+      ['one 65 KiB header', getRequest('/big-header', HOST_01, `X-Big: ${'a'.repeat(65 * 1024)}\r\n`), 431],
+      ['a 65 KiB request target', getRequest(`/long-target?q=${'a'.repeat(65 * 1024)}`, HOST_01), 431],
+      ['3000 small headers', getRequest('/many-headers', HOST_01, Array.from({ length: 3000 }, (_, i) => `X-H${i}: ${'v'.repeat(20)}\r\n`).join('')), 431],
     ]);
+    const reply = await rawExchange(fx.addresses.public, getRequest('/big-header', HOST_01, `X-Big: ${'a'.repeat(65 * 1024)}\r\n`));
+    assert.match(reply.text, /\r\nX-Tunnel-Error: ERR_RELAY_HEADERS_TOO_LARGE\r\n/, 'the 431 names its code');
   });
 
   it('cuts a request whose chunked body turns out malformed: 400, and no agent ever receives a complete request or the smuggled one', async () => {
@@ -246,7 +249,7 @@ describe('Relay public ingress under hostile input', () => {
       ['an upgrade with two Host headers', upgrade('/ws', `Host: ${HOST_01}\r\nHost: ${HOST_02}\r\n`), 400],
       ['an upgrade with Content-Length and Transfer-Encoding', upgrade('/ws', `Host: ${HOST_01}\r\n`, 'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n'), 400],
       ['an upgrade with obs-fold', upgrade('/ws', `Host: ${HOST_01}\r\n`, 'X-Folded: a\r\n b\r\n'), 400],
-      ['an upgrade with a 17 KiB header', upgrade('/ws', `Host: ${HOST_01}\r\n`, `X-Big: ${'u'.repeat(17 * 1024)}\r\n`), 431],
+      ['an upgrade with a 65 KiB header', upgrade('/ws', `Host: ${HOST_01}\r\n`, `X-Big: ${'u'.repeat(65 * 1024)}\r\n`), 431],
     ]);
   });
 

@@ -186,7 +186,8 @@ export async function startOrigin(t: Scope, name = 'origin'): Promise<OriginFixt
   };
 }
 
-function sendBytes(res: http.ServerResponse, n: number, chunked: boolean, head: boolean): void {
+/** Answers `n` pattern bytes (`patternBytes`), with backpressure; chunked, or with Content-Length; headers only for a HEAD. */
+export function sendBytes(res: http.ServerResponse, n: number, chunked: boolean, head: boolean): void {
   res.writeHead(200, { 'Content-Type': 'application/octet-stream', ...(chunked ? {} : { 'Content-Length': n }) });
   if (head) {
     res.end();

@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TestContext } from 'node:test';
-import { LocalForwarder, type LocalForwarderDeps, type LocalRequestRecord } from '../../../src/agent/local-forwarder.js';
+import { LocalForwarder, type LocalForwarderDeps, type LocalRequestRecord, type LocalStreamOptions } from '../../../src/agent/local-forwarder.js';
 
 /** Listens on 127.0.0.1 port 0 (or `host`), closes after the test, returns the port. */
 export async function listen(t: TestContext, server: net.Server, host = '127.0.0.1'): Promise<number> {
@@ -39,8 +39,8 @@ export interface Front {
   nextRecord(): Promise<LocalRequestRecord>;
 }
 
-/** Starts a forwarder and a front server handing each accepted socket to it. */
-export async function startFront(t: TestContext, options: Omit<LocalForwarderDeps, 'onRequest'>): Promise<Front> {
+/** Starts a forwarder and a front server handing each accepted socket to it (with `streamOptions`). */
+export async function startFront(t: TestContext, options: Omit<LocalForwarderDeps, 'onRequest'>, streamOptions: LocalStreamOptions = {}): Promise<Front> {
   const records: LocalRequestRecord[] = [];
   const waiters: Array<(r: LocalRequestRecord) => void> = [];
   const forwarder = new LocalForwarder({
@@ -53,7 +53,7 @@ export async function startFront(t: TestContext, options: Omit<LocalForwarderDep
   const streams: net.Socket[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     streams.push(socket);
-    forwarder.handle(socket);
+    forwarder.handle(socket, streamOptions);
   });
   const port = await listen(t, server);
   t.after(() => forwarder.close());

@@ -1,0 +1,4 @@
+/** The transparency suite with the Go ref-agent and the Go ref-relay (see transparency-suite.ts). */
+import { defineTransparencySuite } from './transparency-suite.js';
+
+defineTransparencySuite({ agent: 'go', relay: 'go' });
