@@ -87,9 +87,9 @@ export class AgentConnection {
     return this.#replaced;
   }
 
-  /** True while visitor streams may be opened on it: not closed, not replaced, no GoAway from the agent. */
+  /** True while visitor streams may be opened on it: not closed, not replaced, no GoAway either way. */
   get isUsable(): boolean {
-    return !this.#replaced && !this.session.isClosed && this.session.remoteGoAwayCode === null;
+    return !this.#replaced && !this.session.isClosed && this.session.remoteGoAwayCode === null && !this.session.isGoingAway;
   }
 
   /** @internal */

@@ -42,6 +42,10 @@ export interface ClusterOptions {
   peerKeepAliveTimeoutMs?: number;
   /** Time allowed to dial and authenticate a peer link (ms, default 5000). */
   peerDialTimeoutMs?: number;
+  /** How long a drain (SIGTERM, `POST /api/drain`) lets agents move and requests finish before the node stops (ms, default 30000). */
+  drainGraceMs?: number;
+  /** Over how long the agents of a draining node are asked to move, so that they do not all redial at once (ms, default 5000; at most a third of the grace). */
+  drainSpreadMs?: number;
 }
 
 /** Resolved cluster configuration. */
@@ -56,6 +60,8 @@ export interface ClusterConfig {
   peerKeepAliveIntervalMs: number;
   peerKeepAliveTimeoutMs: number;
   peerDialTimeoutMs: number;
+  drainGraceMs: number;
+  drainSpreadMs: number;
 }
 
 const NODE_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -119,6 +125,8 @@ export function resolveClusterConfig(options: ClusterOptions): Readonly<ClusterC
     peerKeepAliveIntervalMs,
     peerKeepAliveTimeoutMs,
     peerDialTimeoutMs: requireInt('cluster.peerDialTimeoutMs', options.peerDialTimeoutMs ?? 5000, 100),
+    drainGraceMs: requireInt('cluster.drainGraceMs', options.drainGraceMs ?? 30_000, 0, 3_600_000),
+    drainSpreadMs: requireInt('cluster.drainSpreadMs', options.drainSpreadMs ?? 5000, 0, 600_000),
   });
 }
 

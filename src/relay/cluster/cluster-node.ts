@@ -134,7 +134,10 @@ export class ClusterNode {
    * first.
    */
   remoteLinks(agentName: string): DirectoryLink[] {
-    return this.directory.linksOf(agentName).filter((l) => l.nodeId !== this.config.nodeId && this.nodes.isServing(l.nodeId));
+    const links = this.directory.linksOf(agentName).filter((l) => l.nodeId !== this.config.nodeId && this.nodes.isServing(l.nodeId));
+    // Links on draining nodes last: the agent is moving away from them.
+    const draining = (l: DirectoryLink): number => (this.nodes.node(l.nodeId)?.state === 'draining' ? 1 : 0);
+    return links.sort((a, b) => draining(a) - draining(b) || b.epoch - a.epoch);
   }
 
   /** Asks the node of `link` for a stream to its agent. */
@@ -183,11 +186,19 @@ export class ClusterNode {
     return this.#stopping;
   }
 
-  /** A link of another node became the newest: a session of the same agent and link here has lost. */
+  /**
+   * A link of another node became the newest. A session here of the same
+   * agent and link index with an older epoch has lost; so has any session
+   * here of another (older) instance of the agent, whatever its link: a
+   * restarted agent replaces all of its links.
+   */
   #onLinkUp(link: DirectoryLink): void {
     if (link.nodeId === this.config.nodeId) return;
     const local = this.#o.registry.get(link.agentName);
-    if (local === undefined || local.linkIndex !== link.linkIndex || local.epoch === undefined || local.epoch >= link.epoch) return;
+    if (local === undefined || local.epoch === undefined || local.epoch >= link.epoch) return;
+    const sameLink = local.linkIndex === link.linkIndex;
+    const olderInstance = link.instanceId !== null && local.instanceId !== undefined && local.instanceId !== link.instanceId;
+    if (!sameLink && !olderInstance) return;
     this.#supersede(local, `a newer session of this agent connected to node ${link.nodeId}`);
   }
 

@@ -129,10 +129,15 @@ export class NodeDirectory implements ChangeSubscriber {
     this.#schedule();
   }
 
-  /** Marks this node draining (new visitors and agents go elsewhere). */
+  /** Marks this node draining (new visitors and agents go elsewhere) and tells the other nodes at once. */
   async setState(state: NodeState): Promise<void> {
     this.#state = state;
-    await this.#renew();
+    if (!this.#started || this.#stopped) return;
+    const { executor, nodeId, clock } = this.#o;
+    await pgTransaction(executor, 'changing this node’s state', async (client) => {
+      await client.query('UPDATE relay_nodes SET state = $3, updated_at = $4 WHERE node_id = $1 AND incarnation = $2', [nodeId, this.#incarnation, state, clock.now()]);
+      await appendChanges(client, [{ kind: 'node-changed', nodeId }], clock.now());
+    });
   }
 
   /**

@@ -19,7 +19,7 @@ import { spliceStreams } from './splice-streams.js';
 export interface PeerStreamServerOptions {
   registry: AgentRegistry;
   maxStreamsPerAgent: number;
-  /** True while this node drains: it takes no new streams for its agents. */
+  /** True while this node drains: an agent it no longer holds is answered `draining` rather than `not_here`. */
   isDraining: () => boolean;
   /** How long the other node may take to send its preamble (ms). */
   preambleTimeoutMs: number;
@@ -64,12 +64,13 @@ export class PeerStreamServer {
     const answer = (status: PeerStreamStatus): void => {
       peerStream.end(encodePeerAnswer(status));
     };
-    if (this.#o.isDraining()) return answer('draining');
+    // A draining node still serves the agents that have not moved yet.
+    const gone = this.#o.isDraining() ? 'draining' : 'not_here';
     const connection = registry.get(agent);
-    if (connection === undefined) return answer('not_here');
+    if (connection === undefined) return answer(gone);
     const opening = openAgentStream(connection, this.#o.maxStreamsPerAgent);
     if (opening.kind === 'busy') return answer('busy');
-    if (opening.kind === 'closing') return answer('not_here');
+    if (opening.kind === 'closing') return answer(gone);
     peerStream.write(encodePeerAnswer('ok'));
     const result = await spliceStreams(peerStream, opening.stream);
     connection.bytesToAgent += result.bytesAToB;
