@@ -69,6 +69,10 @@ export interface AdminApiOptions {
   metricsPublic: boolean;
   /** True while the relay is listening and not shutting down (`/readyz`). */
   isReady: () => boolean;
+  /** True while the relay drains (`/readyz` says `draining`). */
+  isDraining?: () => boolean;
+  /** Starts a drain (`POST /api/drain`); resolves at once with the drain's settings, not when it ends. */
+  drain?: () => { graceMs: number; spreadMs: number };
   /** Failed admin authentications per address. */
   rateLimiter: AuthRateLimiter;
   /** The store's health, shown by `/readyz` (a store outage degrades the relay, it does not stop it). */
@@ -163,6 +167,7 @@ export class AdminApi {
       route('api/agents/:/access/tokens', { POST: (req, [name]) => this.#createVisitorToken(req, name as string) }),
       route('api/conflicts', { GET: () => ok({ conflicts: (this.#o.conflicts?.conflicts() ?? []).map(conflictView) }) }),
       route('api/cluster', { GET: () => ok({ cluster: this.#o.cluster?.status() ?? null }) }),
+      route('api/drain', { POST: () => this.#drain() }),
       route('api/agents/:/access/tokens/:', {
         DELETE: async (_r, [name, id]) => {
           await this.#o.accessPolicies.removeVisitorToken(name as string, id as string);
@@ -219,7 +224,7 @@ export class AdminApi {
       const ready = this.#o.isReady();
       const cluster = this.#o.cluster;
       return sendJson(res, ready ? 200 : 503, {
-        status: ready ? 'ready' : 'not ready',
+        status: ready ? 'ready' : this.#o.isDraining?.() === true ? 'draining' : 'not ready',
         agents: this.#o.registry.size,
         // A store outage is reported, not failed on: the relay keeps serving what it holds in memory.
         store: this.#o.storeHealth?.() ?? 'up',
@@ -238,6 +243,15 @@ export class AdminApi {
     // Unknown paths are 404 for anyone (the routes are documented: nothing to hide), the rest needs the token.
     const reply = await this.#dispatch(req, method, path, url.searchParams, () => this.#authorize(req));
     sendJson(res, reply.status, reply.body);
+  }
+
+  /** `POST /api/drain`: 202 with the drain's settings; the relay exits once drained (the CLI). Again while draining: the same answer. */
+  #drain(): Reply {
+    const drain = this.#o.drain;
+    if (drain === undefined) throw new AdminRequestError(501, 'ERR_ADMIN_DRAIN_UNSUPPORTED', 'This relay cannot drain');
+    const settings = drain();
+    this.#o.logger.warn('drain requested through the admin API', settings);
+    return { status: 202, body: { draining: true, ...settings } };
   }
 
   /** Every agent, as `GET /api/agents` lists it. */

@@ -86,6 +86,8 @@ export class AgentGateway {
   readonly #logger: Logger;
   readonly #listeners: WebSocketListener<AgentAuthContext>[] = [];
   #accepting = true;
+  /** Why new agents are refused once `#accepting` is false. */
+  #refusal: { code: 'ERR_RELAY_SHUTTING_DOWN' | 'ERR_RELAY_DRAINING'; message: string } = { code: 'ERR_RELAY_SHUTTING_DOWN', message: 'The relay is shutting down' };
   #stopRevocations: (() => void) | undefined;
   #removeRevokedListener: (() => void) | undefined;
   readonly #upgradeHeaders: Record<string, string>;
@@ -146,7 +148,7 @@ export class AgentGateway {
    */
   async authenticate(req: IncomingMessage): Promise<UpgradeAuthResult<AgentAuthContext>> {
     const remoteAddress = clientAddress(req, this.#options.proxyTrust);
-    if (!this.#accepting) return rejection(503, 'ERR_RELAY_SHUTTING_DOWN', 'The relay is shutting down', { 'Retry-After': '5' });
+    if (!this.#accepting) return rejection(503, this.#refusal.code, this.#refusal.message, { 'Retry-After': this.#refusal.code === 'ERR_RELAY_DRAINING' ? '1' : '5' });
     const token = tokenOf(req);
     let verified: VerifiedAgentToken | null = null;
     if (token !== undefined) {
@@ -168,6 +170,15 @@ export class AgentGateway {
           'Retry-After': '30',
         });
       }
+      const linkIndex = linkOf(req);
+      const held = this.#options.registry.get(verified.agentName);
+      if (held !== undefined && instanceId !== undefined && held.instanceId === instanceId && held.linkIndex !== linkIndex) {
+        // Two links of one agent on one node protect against nothing: the agent must find another node.
+        this.#logger.info('agent link refused: another link of this agent is on this node', { agent: verified.agentName, link: linkIndex, heldLink: held.linkIndex });
+        return rejection(503, 'ERR_RELAY_LINK_ON_THIS_NODE', `Link ${held.linkIndex} of this agent is on this node already; connect this link to another node`, {
+          'Retry-After': '1',
+        });
+      }
       return {
         ok: true,
         context: {
@@ -176,7 +187,7 @@ export class AgentGateway {
           remoteAddress,
           agentVersion: versionOf(req),
           instanceId,
-          linkIndex: linkOf(req),
+          linkIndex,
           capabilities: sharedCapabilities(req),
         },
       };
@@ -203,6 +214,17 @@ export class AgentGateway {
   stopAccepting(): void {
     this.#accepting = false;
     this.#stopRevocationWatch();
+  }
+
+  /**
+   * Refuses new agents with 503 `ERR_RELAY_DRAINING` (and `Retry-After: 1`,
+   * so a load balancer's L7 retry or the agent itself goes elsewhere) while
+   * the sessions already up keep working and revocations keep applying.
+   */
+  startDraining(): void {
+    if (!this.#accepting) return;
+    this.#refusal = { code: 'ERR_RELAY_DRAINING', message: 'This relay node is draining; connect to another node' };
+    this.#accepting = false;
   }
 
   /**

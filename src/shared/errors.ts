@@ -76,7 +76,10 @@ export type TunnelErrorCode =
   | 'ERR_CLUSTER_PEER_AUTH'
   | 'ERR_CLUSTER_PEER_UNREACHABLE'
   | 'ERR_CLUSTER_PEER_PROTOCOL'
-  | 'ERR_CLUSTER_NOT_HERE';
+  | 'ERR_CLUSTER_NOT_HERE'
+  | 'ERR_RELAY_DRAINING'
+  | 'ERR_RELAY_LINK_ON_THIS_NODE'
+  | 'ERR_ADMIN_DRAIN_UNSUPPORTED';
 
 /** Base class of every error the project throws on purpose. */
 export class TunnelError extends Error {

@@ -102,8 +102,9 @@ export class SessionDirectory implements ChangeSubscriber {
         finish();
         reject(err);
       });
+      // Not unref'd: a wait is bounded by timeoutMs, and an unref'd timer lets
+      // a process with nothing else to do exit while a caller still awaits it.
       const timer: TimerHandle = this.#o.clock.setTimeout(wake, timeoutMs);
-      timer.unref?.();
       waiters.add(wake);
     });
   }
