@@ -43,6 +43,26 @@ export interface ConnectionStatus {
   bytesOut: number;
   /** Streams being served right now. */
   activeStreams: number;
+  /** Every HA link of the agent (one unless `links` asked for more), each with its own state. */
+  links?: LinkStatus[];
+}
+
+/** One HA link of the agent; plain JSON. */
+export interface LinkStatus {
+  /** The link index (0 first), sent to our relay as `X-Tunnel-Link`. */
+  index: number;
+  state: ConnectionState;
+  /** When `state` was entered (Unix ms). */
+  since: number;
+  attempt: number;
+  lastError: ConnectionErrorInfo | null;
+  nextRetryAt: number | null;
+  /** The relay node it is on (`X-Tunnel-Node` of our relay), null while offline or on the Go relay. */
+  node: string | null;
+  /** The relay URL of its session or next dial, credentials redacted. */
+  relayUrl: string | null;
+  /** RTT of its last answered keepalive ping, in milliseconds. */
+  rttMs: number | null;
 }
 
 /** `err` as a `ConnectionErrorInfo`, keeping its code and the statuses callers act on. */

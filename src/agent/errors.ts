@@ -32,3 +32,30 @@ export class RelayDisconnectedError extends TunnelError {
     this.closeReason = closeReason;
   }
 }
+
+/**
+ * The relay (node) asked this link to connect elsewhere: 503 with
+ * `ERR_RELAY_DRAINING` (the node drains) or `ERR_RELAY_LINK_ON_THIS_NODE`
+ * (another link of this agent is there). The link redials at once, to the
+ * next relay URL or through the load balancer to another node.
+ */
+export class RelayElsewhereError extends TunnelError {
+  /** The relay's refusal code. */
+  readonly relayCode: string;
+
+  constructor(relayCode: string, options?: { cause?: unknown }) {
+    super('ERR_AGENT_RELAY_ELSEWHERE', `Relay node refused this link and sent it elsewhere (${relayCode})`, options);
+    this.relayCode = relayCode;
+  }
+}
+
+/**
+ * The relay sent GoAway(normal) on a running session: it drains or hands the
+ * link over. The link opens its replacement first, while the old session's
+ * streams finish (make before break).
+ */
+export class RelayMovedError extends TunnelError {
+  constructor() {
+    super('ERR_AGENT_RELAY_MOVED', 'The relay asked this link to move (GoAway normal); its replacement is dialed while the old session drains');
+  }
+}

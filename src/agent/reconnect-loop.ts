@@ -11,14 +11,21 @@
  *   redial in the same millisecond);
  * - after `authFailureCapAfter` consecutive auth refusals, every retry waits
  *   the maximum delay (a revoked token must not hammer the relay);
+ * - a relay that sends the link elsewhere (`isElsewhere`: a draining node, a
+ *   node holding another link of this agent) is redialed after a short
+ *   random pause, for `elsewhereRetries` consecutive refusals, before the
+ *   normal backoff applies;
+ * - a session `released` by the relay (GoAway normal: the node drains) is
+ *   replaced at once while it keeps serving its streams until it ends by
+ *   itself (make before break);
  * - hooks are called guarded and never awaited;
- * - `stop()` aborts a dial or a wait at once and closes a running session.
+ * - `stop()` aborts a dial or a wait at once and closes every session.
  */
 import { withJitter, backoff } from '../shared/backoff.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { noopLogger, type Logger } from '../shared/logger.js';
 import { callHook, type TunnelClientHooks } from './tunnel-client-hooks.js';
-import { AgentAuthRejectedError } from './errors.js';
+import { AgentAuthRejectedError, RelayElsewhereError } from './errors.js';
 
 /** A running session as the loop sees it. */
 export interface LoopConnection {
@@ -26,6 +33,8 @@ export interface LoopConnection {
   readonly closed: Promise<Error | undefined>;
   /** Ends the session (idempotent); resolves once it has ended. */
   close(): Promise<void>;
+  /** Resolves when the relay asks for a replacement while this session still runs (GoAway normal). Never rejects. */
+  readonly released?: Promise<Error>;
 }
 
 /** Dials once: resolves with a running session, rejects with the dial failure (or an abort). */
@@ -47,7 +56,14 @@ export interface ReconnectLoopOptions {
   authFailureCapAfter?: number;
   /** True for errors that count as auth refusals (default: `AgentAuthRejectedError`). */
   isAuthFailure?: (err: Error) => boolean;
+  /** True for dial refusals that send the link to another node (default: `RelayElsewhereError`). */
+  isElsewhere?: (err: Error) => boolean;
+  /** Consecutive "elsewhere" refusals redialed after a short pause before backing off (default 8). */
+  elsewhereRetries?: number;
 }
+
+/** Upper bound of the pause before redialing after an "elsewhere" refusal (ms; the pause is random below it). */
+export const ELSEWHERE_RETRY_MAX_MS = 250;
 
 /** Runs `connect` until stopped, backing off between failures. */
 export class ReconnectLoop {
@@ -62,6 +78,10 @@ export class ReconnectLoop {
   readonly #stabilityThresholdMs: number;
   readonly #authFailureCapAfter: number;
   readonly #isAuthFailure: (err: Error) => boolean;
+  readonly #isElsewhere: (err: Error) => boolean;
+  readonly #elsewhereRetries: number;
+  /** Released sessions still serving their streams. */
+  readonly #released = new Set<LoopConnection>();
   readonly #abort = new AbortController();
   #running: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -79,6 +99,8 @@ export class ReconnectLoop {
     this.#stabilityThresholdMs = options.stabilityThresholdMs ?? 5_000;
     this.#authFailureCapAfter = options.authFailureCapAfter ?? 3;
     this.#isAuthFailure = options.isAuthFailure ?? ((err) => err instanceof AgentAuthRejectedError);
+    this.#isElsewhere = options.isElsewhere ?? ((err) => err instanceof RelayElsewhereError);
+    this.#elsewhereRetries = options.elsewhereRetries ?? 8;
   }
 
   /** True between `start()` and the end of `stop()`. */
@@ -102,12 +124,14 @@ export class ReconnectLoop {
     if (this.#stopping !== null) return this.#stopping;
     this.#abort.abort();
     this.#stopping = (async () => {
-      const current = this.#current;
-      if (current !== null) {
-        await current.close().catch((err: unknown) => {
-          this.#logger.warn('closing the session failed', { error: err instanceof Error ? err.message : String(err) });
-        });
-      }
+      const sessions = [...this.#released, ...(this.#current === null ? [] : [this.#current])];
+      await Promise.all(
+        sessions.map((s) =>
+          s.close().catch((err: unknown) => {
+            this.#logger.warn('closing the session failed', { error: err instanceof Error ? err.message : String(err) });
+          }),
+        ),
+      );
       await this.#running;
     })();
     return this.#stopping;
@@ -126,6 +150,7 @@ export class ReconnectLoop {
     const signal = this.#abort.signal;
     let attempt = 0;
     let authFailures = 0;
+    let elsewhere = 0;
     while (!signal.aborted) {
       attempt += 1;
       callHook(this.#hooks, 'onDialAttempt', this.#logger, attempt);
@@ -136,7 +161,17 @@ export class ReconnectLoop {
         if (signal.aborted) return;
         const error = err instanceof Error ? err : new Error(String(err));
         authFailures = this.#isAuthFailure(error) ? authFailures + 1 : 0;
+        elsewhere = this.#isElsewhere(error) ? elsewhere + 1 : 0;
         callHook(this.#hooks, 'onDialFailed', this.#logger, attempt, error);
+        if (elsewhere > 0 && elsewhere <= this.#elsewhereRetries) {
+          // Not a failure of this link: the node sent it on. Another node is a moment away.
+          const delayMs = Math.floor(this.#random() * ELSEWHERE_RETRY_MAX_MS);
+          this.#logger.info('relay node sent this link elsewhere; redialling', { attempt, delayMs, error: error.message });
+          callHook(this.#hooks, 'onRetryScheduled', this.#logger, attempt, delayMs);
+          attempt -= 1;
+          await this.#sleep(delayMs);
+          continue;
+        }
         await this.#waitBeforeRetry(attempt, authFailures, error);
         continue;
       }
@@ -146,12 +181,26 @@ export class ReconnectLoop {
       }
       this.#current = connection;
       authFailures = 0;
+      elsewhere = 0;
       const upAtMs = this.#clock.now();
       callHook(this.#hooks, 'onSessionUp', this.#logger);
-      const cause = await connection.closed;
+      const released = connection.released?.then((err) => ({ released: err }));
+      const ended = await Promise.race([connection.closed.then((err) => ({ closed: err })), ...(released === undefined ? [] : [released])]);
       this.#current = null;
+      const cause = 'released' in ended ? ended.released : ended.closed;
+      if ('released' in ended) {
+        // The old session keeps serving its streams; the relay ends it once they are done.
+        this.#released.add(connection);
+        void connection.closed.then(() => this.#released.delete(connection));
+        if (signal.aborted) void connection.close();
+      }
       callHook(this.#hooks, 'onSessionDown', this.#logger, cause);
       if (signal.aborted) return;
+      if ('released' in ended && this.#clock.now() - upAtMs >= this.#stabilityThresholdMs) {
+        attempt = 0;
+        this.#logger.info('relay asked this link to move; dialing its replacement while the old session drains');
+        continue;
+      }
       const livedMs = this.#clock.now() - upAtMs;
       if (livedMs >= this.#stabilityThresholdMs) {
         attempt = 0;

@@ -127,6 +127,11 @@ function renderStatus(s) {
   pill.textContent = s.state;
   pill.className = 'pill ' + s.state;
   text('relay', s.relayUrl || '—');
+  const links = Array.isArray(s.links) ? s.links : [];
+  $('links-card').hidden = links.length < 2;
+  text('links', links.map(function (l) {
+    return 'link ' + l.index + ': ' + l.state + (l.node ? ' on ' + l.node : '') + (l.rttMs === null ? '' : ', ping ' + fmtMs(l.rttMs)) + (l.state !== 'online' && l.lastError ? ' (' + l.lastError.code + ')' : '');
+  }).join('  ·  '));
   text('local', s.localAddr || '—');
   const visitor = $('visitor');
   visitor.textContent = '';
@@ -305,6 +310,7 @@ const BODY = `
   <div id="banner" class="banner">Lost the connection to the agent's status server; retrying…</div>
   <div class="cards">
     <div class="card wide"><div class="label">Relay</div><div id="relay" class="value mono">—</div></div>
+    <div class="card full" id="links-card" hidden><div class="label">HA links</div><div id="links" class="value mono">—</div></div>
     <div class="card wide"><div class="label">Visitor URL</div><div id="visitor" class="value mono">—</div></div>
     <div class="card"><div class="label">Local service</div><div id="local" class="value mono">—</div></div>
     <div class="card"><div class="label">Ping RTT</div><div id="rtt" class="value">—</div></div>

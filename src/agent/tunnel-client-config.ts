@@ -71,6 +71,13 @@ export interface TunnelClientOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** Request bodies up to this size are kept in `onRequest` records (`requestBody`, for replay); default 0: none. */
   recordRequestBodyBytes?: number;
+  /**
+   * Which of the agent's HA links this client is (0-63, default 0), sent as
+   * `X-Tunnel-Link` when not 0; link `i` starts at relay URL `i` (round-robin).
+   */
+  linkIndex?: number;
+  /** The agent instance's random id, shared by its links (default: a new one). */
+  instanceId?: string;
 }
 
 /** A resolved tunnel client configuration; every field set (optional ones may be undefined). */
@@ -100,6 +107,8 @@ export interface TunnelClientConfig {
   stopGraceMs: number;
   ca: string | Buffer | Array<string | Buffer> | undefined;
   recordRequestBodyBytes: number;
+  linkIndex: number;
+  instanceId: string | undefined;
 }
 
 /** Defaults of every optional field. */
@@ -124,6 +133,8 @@ export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<Omit<TunnelClientConfig, 're
   stopGraceMs: 0,
   ca: undefined,
   recordRequestBodyBytes: 0,
+  linkIndex: 0,
+  instanceId: undefined,
 });
 
 /** Header values may not contain control characters (request smuggling). */
@@ -175,6 +186,11 @@ export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonl
   }
   const hooks = options.hooks ?? d.hooks;
   if (hooks === null || typeof hooks !== 'object') throw new ConfigError('hooks', 'must be an object', typeof hooks);
+  let instanceId: string | undefined;
+  if (options.instanceId !== undefined) {
+    instanceId = requireString('instanceId', options.instanceId);
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(instanceId)) throw new ConfigError('instanceId', 'must be 8-64 of A-Z, a-z, 0-9, "_", "-"', instanceId);
+  }
 
   return Object.freeze({
     relayUrl,
@@ -211,6 +227,8 @@ export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonl
       0,
       16 * 1024 * 1024,
     ),
+    linkIndex: requireInt('linkIndex', options.linkIndex ?? d.linkIndex, 0, 63),
+    instanceId,
   });
 }
 

@@ -9,13 +9,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { AGENT_INSTANCE_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
+import { AGENT_INSTANCE_HEADER, AGENT_LINK_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
 import { toAbortError } from '../shared/abort.js';
 import type { Logger } from '../shared/logger.js';
-import { GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
+import { GoAwayCode, GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
 import { dialWebSocket, HandshakeRejectedError, redactUrl, type WebSocketDuplex } from '../transport/index.js';
 import { buildConnectHeaders, buildConnectUrl } from './connect-url.js';
-import { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
+import { AgentAuthRejectedError, RelayDisconnectedError, RelayElsewhereError, RelayMovedError } from './errors.js';
 import { LocalForwarder, type LocalStreamOptions } from './local-forwarder.js';
 import { ReconnectLoop, type LoopConnection } from './reconnect-loop.js';
 import { resolveTunnelClientConfig, type TunnelClientConfig, type TunnelClientOptions } from './tunnel-client-config.js';
@@ -23,6 +23,9 @@ import { callHook, type TunnelClientHooks } from './tunnel-client-hooks.js';
 
 /** HTTP statuses of a refused upgrade that mean "this token is not accepted". */
 const AUTH_REJECTED_STATUSES: ReadonlySet<number> = new Set([401, 403]);
+
+/** Refusal codes of our relay that send a link to another node. */
+const ELSEWHERE_CODES: ReadonlySet<string> = new Set(['ERR_RELAY_DRAINING', 'ERR_RELAY_LINK_ON_THIS_NODE']);
 
 /** Keeps one agent connected to a relay and serves the relay's streams from the local service. */
 export class TunnelClient {
@@ -35,9 +38,9 @@ export class TunnelClient {
   #session: Session | null = null;
   #relayHeaders: Readonly<IncomingHttpHeaders> | null = null;
   /** Index into `config.relayUrls` of the next dial; moves on after each failed dial and each ended session. */
-  #nextRelay = 0;
-  /** Random per instance: tells the relay a restart from a second link of the same agent. */
-  readonly #instanceId = randomBytes(12).toString('base64url');
+  #nextRelay: number;
+  /** Random per instance (shared by its links): tells the relay a restart from a second link of the same agent. */
+  readonly #instanceId: string;
   #activeStreams = 0;
   #started = false;
   #stopping: Promise<void> | null = null;
@@ -46,7 +49,9 @@ export class TunnelClient {
   constructor(options: TunnelClientOptions) {
     this.config = resolveTunnelClientConfig(options);
     const c = this.config;
-    this.#logger = c.logger.child({ component: 'tunnel-client' });
+    this.#instanceId = c.instanceId ?? randomBytes(12).toString('base64url');
+    this.#nextRelay = c.linkIndex % c.relayUrls.length;
+    this.#logger = c.logger.child({ component: 'tunnel-client', ...(c.linkIndex === 0 ? {} : { link: c.linkIndex }) });
     this.#hooks = c.hooks;
     this.#loop = new ReconnectLoop({
       connect: (attempt, signal) => this.#connect(attempt, signal),
@@ -149,7 +154,11 @@ export class TunnelClient {
     let duplex: WebSocketDuplex;
     try {
       duplex = await dialWebSocket(url, {
-        headers: { ...buildConnectHeaders(c.token, c.agentVersion), [AGENT_INSTANCE_HEADER]: this.#instanceId },
+        headers: {
+          ...buildConnectHeaders(c.token, c.agentVersion),
+          [AGENT_INSTANCE_HEADER]: this.#instanceId,
+          ...(c.linkIndex === 0 ? {} : { [AGENT_LINK_HEADER]: String(c.linkIndex) }),
+        },
         handshakeTimeoutMs: c.handshakeTimeoutMs,
         signal,
         ca: c.ca,
@@ -161,6 +170,8 @@ export class TunnelClient {
       if (err instanceof HandshakeRejectedError && AUTH_REJECTED_STATUSES.has(err.statusCode)) {
         throw new AgentAuthRejectedError(err.statusCode, { cause: err });
       }
+      const refusal = err instanceof HandshakeRejectedError && err.statusCode === 503 ? refusalCode(err.body) : undefined;
+      if (refusal !== undefined && ELSEWHERE_CODES.has(refusal)) throw new RelayElsewhereError(refusal, { cause: err });
       throw err;
     }
     if (signal.aborted) {
@@ -190,9 +201,25 @@ export class TunnelClient {
     this.#relayHeaders = duplex.upgradeHeaders;
     this.#logger.info('connected to relay', { url: redactUrl(url) });
 
+    // GoAway(normal) on a running session: the node drains or hands this link over. The loop dials the
+    // replacement at once (the next relay URL, or another node behind the balancer) while this one drains.
+    let advanced = false;
+    const advanceOnce = (): void => {
+      if (advanced) return;
+      advanced = true;
+      advance();
+    };
+    const released = new Promise<Error>((resolve) => {
+      session.on('goaway', (code: number) => {
+        if (code !== GoAwayCode.Normal) return;
+        advanceOnce();
+        this.#logger.info('relay asked this link to move', { url: redactUrl(url) });
+        resolve(new RelayMovedError());
+      });
+    });
     const closed = session.closed.then(async (err) => {
       // The relay (node) this session was on may be gone: the next dial goes to the next one.
-      advance();
+      advanceOnce();
       const cause = await this.#sessionEndCause(err, duplex);
       if (this.#session === session) this.#session = null;
       if (cause !== undefined) this.#logger.warn('session ended', { code: (cause as { code?: unknown }).code, error: cause.message });
@@ -201,6 +228,7 @@ export class TunnelClient {
     let closing: Promise<void> | null = null;
     return {
       closed,
+      released,
       close: () =>
         (closing ??= (async () => {
           await session.close({ graceMs: c.stopGraceMs });
@@ -208,6 +236,11 @@ export class TunnelClient {
           await closed;
         })()),
     };
+  }
+
+  /** The link index of this client among the agent's HA links. */
+  get linkIndex(): number {
+    return this.config.linkIndex;
   }
 
   /** The session's end as the hooks report it: keepalive, GoAway and protocol errors as they are, transport ends with their close code. */
@@ -254,5 +287,15 @@ export class TunnelClient {
       this.#logger.warn('forwarding a stream failed', { streamId: stream.id, error: err instanceof Error ? err.message : String(err) });
       stream.destroy();
     }
+  }
+}
+
+/** The `error.code` of our relay's JSON refusal body, if it is one. */
+function refusalCode(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown } };
+    return typeof parsed.error?.code === 'string' ? parsed.error.code : undefined;
+  } catch {
+    return undefined;
   }
 }

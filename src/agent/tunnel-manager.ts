@@ -1,68 +1,99 @@
 /**
- * Wraps a tunnel client and projects its hooks onto a `ConnectionStatus`
- * (the Go agent's Manager): `connecting` until the first session is up,
- * `online`, `reconnecting` after a session or dial was lost, `stopped`.
+ * Wraps the agent's tunnel client(s) and projects their hooks onto a
+ * `ConnectionStatus` (the Go agent's Manager): `connecting` until the first
+ * session is up, `online`, `reconnecting` after a session or dial was lost,
+ * `stopped`.
+ *
+ * HA links: with `links` > 1 the manager runs one client per link, all of
+ * one agent instance (a shared instance id), link `i` starting at relay URL
+ * `i`; each relay node refuses a second link of the agent, so the links land
+ * on different nodes. The manager is online while any link is; `status()`
+ * keeps its single-link fields (from the link that decides the state) and
+ * lists every link under `links`. `links: 'auto'` (the default) runs two
+ * links when there are two or more relay URLs, or when the first link's
+ * relay answers as a cluster node (`X-Tunnel-Node`), else one.
  *
  * Events: `'state'` (status: ConnectionStatus) on every change of the
- * connection fields (state, attempt, lastError, nextRetryAt). Counters change
- * without an event; read them with `status()`.
+ * connection fields (state, attempt, lastError, nextRetryAt, links).
+ * Counters change without an event; read them with `status()`.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { ConfigError } from '../shared/errors.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { noopLogger } from '../shared/logger.js';
-import { describeConnectionError, type ConnectionState, type ConnectionStatus, type ConnectionErrorInfo } from './connection-status.js';
+import type { ConnectionState, ConnectionStatus } from './connection-status.js';
+import { LinkTracker, type ManagedTunnelClient } from './link-tracker.js';
 import type { TunnelClientOptions } from './tunnel-client-config.js';
 import type { LocalRequestRecord } from './local-forwarder.js';
 import { combineHooks, type TunnelClientHooks } from './tunnel-client-hooks.js';
 import { TunnelClient } from './tunnel-client.js';
 
-/** What the manager needs from a client. */
-export interface ManagedTunnelClient {
-  start(): void;
-  stop(): Promise<void>;
-  /** RTT of the last answered ping, in milliseconds. */
-  readonly lastRttMs?: number | undefined;
-}
+export type { ManagedTunnelClient } from './link-tracker.js';
 
-/** Options of a `TunnelManager`: the client's, plus a factory for tests. */
+/** Most HA links one agent may hold. */
+export const MAX_AGENT_LINKS = 8;
+
+/** Options of a `TunnelManager`: the client's, the number of links, and a factory for tests. */
 export interface TunnelManagerOptions extends TunnelClientOptions {
-  /** Builds the client from the options with the manager's hooks merged in (default: `new TunnelClient`). */
+  /** HA links held at once, each on another relay node: 1-8, or `'auto'` (default). */
+  links?: number | 'auto';
+  /** Builds a client from the options with the manager's hooks merged in (default: `new TunnelClient`). */
   createClient?: (options: TunnelClientOptions) => ManagedTunnelClient;
 }
 
 /** A listener of status changes. */
 export type ConnectionStatusListener = (status: ConnectionStatus) => void;
 
-/** A tunnel client plus its observable connection state. */
+/** The agent's tunnel client(s) plus their observable connection state. */
 export class TunnelManager extends EventEmitter {
-  /** The wrapped client. */
-  readonly client: ManagedTunnelClient;
   readonly #clock: Clock;
   readonly #logger: Logger;
+  readonly #links: LinkTracker[] = [];
+  readonly #createLink: (index: number) => LinkTracker;
+  readonly #autoLinks: boolean;
   #state: ConnectionState = 'idle';
-  #attempt = 0;
-  #lastError: ConnectionErrorInfo | null = null;
-  #nextRetryAt: number | null = null;
   #since: number;
   #requestsServed = 0;
   #bytesIn = 0;
   #bytesOut = 0;
   #activeStreams = 0;
-  #wasOnline = false;
   #started = false;
   #stopping: Promise<void> | null = null;
 
-  /** Builds the client (throws `ConfigError` for bad options); nothing is dialed until `start()`. */
+  /** Builds the client(s) (throws `ConfigError` for bad options); nothing is dialed until `start()`. */
   constructor(options: TunnelManagerOptions) {
     super();
     this.#clock = options.clock ?? systemClock;
     this.#logger = (options.logger ?? noopLogger).child({ component: 'tunnel-manager' });
     this.#since = this.#clock.now();
-    const { createClient, ...clientOptions } = options;
-    const hooks = combineHooks(this.#logger, this.#managerHooks(), options.hooks);
+    const { createClient, links = 'auto', ...clientOptions } = options;
+    if (links !== 'auto' && (!Number.isInteger(links) || links < 1 || links > MAX_AGENT_LINKS)) {
+      throw new ConfigError('links', `must be 'auto' or an integer from 1 to ${MAX_AGENT_LINKS}`, links);
+    }
+    this.#autoLinks = links === 'auto';
+    const relayCount = 1 + (options.moreRelayUrls?.length ?? 0);
+    const initial = links === 'auto' ? (relayCount >= 2 ? 2 : 1) : links;
+    const instanceId = options.instanceId ?? randomBytes(12).toString('base64url');
     const factory = createClient ?? ((o: TunnelClientOptions) => new TunnelClient(o));
-    this.client = factory({ ...clientOptions, hooks });
+    this.#createLink = (index) => {
+      const link = new LinkTracker(index, this.#clock, () => this.#update());
+      const hooks = combineHooks(this.#logger, link.hooks(), this.#counterHooks(), options.hooks);
+      link.client = factory({ ...clientOptions, hooks, instanceId, ...(index === 0 ? {} : { linkIndex: index }) });
+      return link;
+    };
+    for (let i = 0; i < initial; i++) this.#links.push(this.#createLink(i));
+  }
+
+  /** The first link's client. */
+  get client(): ManagedTunnelClient {
+    return (this.#links[0] as LinkTracker).client;
+  }
+
+  /** Every link's client, link 0 first. */
+  get clients(): readonly ManagedTunnelClient[] {
+    return this.#links.map((l) => l.client);
   }
 
   /** The current state. */
@@ -70,38 +101,42 @@ export class TunnelManager extends EventEmitter {
     return this.#state;
   }
 
-  /** Starts the client; a second call, or one after `stop()`, does nothing. */
+  /** Starts the client(s); a second call, or one after `stop()`, does nothing. */
   start(): void {
     if (this.#started || this.#stopping !== null) return;
     this.#started = true;
-    this.client.start();
+    for (const l of this.#links) l.client.start();
   }
 
-  /** Stops the client and enters `stopped` once it has stopped. Idempotent. */
+  /** Stops every client and enters `stopped` once they have stopped. Idempotent. */
   stop(): Promise<void> {
     if (this.#stopping !== null) return this.#stopping;
-    this.#stopping = this.client.stop().finally(() => {
-      this.#nextRetryAt = null;
-      this.#activeStreams = 0;
-      this.#transition('stopped');
-    });
+    for (const l of this.#links) l.markStopping();
+    this.#stopping = Promise.all(this.#links.map((l) => l.client.stop()))
+      .then(() => undefined)
+      .finally(() => {
+        this.#activeStreams = 0;
+        for (const l of this.#links) l.markStopped();
+      });
     return this.#stopping;
   }
 
   /** The connection and its counters, as plain JSON. */
   status(): ConnectionStatus {
-    const rtt = this.client.lastRttMs;
+    const lead = this.#lead();
+    const rtt = lead.client.lastRttMs;
     return {
       state: this.#state,
-      attempt: this.#attempt,
-      lastError: this.#lastError === null ? null : { ...this.#lastError },
-      nextRetryAt: this.#nextRetryAt,
+      attempt: lead.attempt,
+      lastError: lead.lastError === null ? null : { ...lead.lastError },
+      nextRetryAt: lead.nextRetryAt,
       since: this.#since,
       lastPingRttMs: typeof rtt === 'number' ? rtt : null,
       requestsServed: this.#requestsServed,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       activeStreams: this.#activeStreams,
+      links: this.#links.map((l) => l.status()),
     };
   }
 
@@ -120,39 +155,42 @@ export class TunnelManager extends EventEmitter {
     };
   }
 
-  #managerHooks(): TunnelClientHooks {
+  /** The link whose state is the manager's: the first online one, else the first in the manager's state. */
+  #lead(): LinkTracker {
+    return this.#links.find((l) => l.state === this.#state) ?? (this.#links[0] as LinkTracker);
+  }
+
+  /** The manager's state from its links': online while any link is. */
+  #aggregate(): ConnectionState {
+    const states = this.#links.map((l) => l.state);
+    if (this.#stopping !== null && states.every((s) => s === 'stopped')) return 'stopped';
+    for (const s of ['online', 'reconnecting', 'connecting'] as const) if (states.includes(s)) return s;
+    return states.includes('stopped') ? 'stopped' : 'idle';
+  }
+
+  #update(): void {
+    const state = this.#aggregate();
+    if (state !== this.#state) {
+      this.#state = state;
+      this.#since = this.#clock.now();
+    }
+    this.#maybeAddLink();
+    this.emit('state', this.status());
+  }
+
+  /** `links: 'auto'` on one relay URL: a cluster node's answer adds the second link. */
+  #maybeAddLink(): void {
+    if (!this.#autoLinks || this.#links.length !== 1 || this.#stopping !== null) return;
+    const first = this.#links[0] as LinkTracker;
+    if (first.state !== 'online' || first.node === null) return;
+    this.#logger.info('the relay is a cluster node: adding a second link on another node', { node: first.node });
+    const link = this.#createLink(1);
+    this.#links.push(link);
+    if (this.#started) link.client.start();
+  }
+
+  #counterHooks(): TunnelClientHooks {
     return {
-      onDialAttempt: (attempt) => {
-        if (this.#stopping !== null) return;
-        this.#attempt = attempt;
-        this.#nextRetryAt = null;
-        this.#transition(this.#wasOnline ? 'reconnecting' : 'connecting', true);
-      },
-      onSessionUp: () => {
-        if (this.#stopping !== null) return;
-        this.#wasOnline = true;
-        this.#attempt = 0;
-        this.#lastError = null;
-        this.#nextRetryAt = null;
-        this.#transition('online', true);
-      },
-      onSessionDown: (err) => {
-        if (this.#stopping !== null) return;
-        if (err !== undefined) this.#lastError = describeConnectionError(err);
-        this.#transition('reconnecting', true);
-      },
-      onDialFailed: (attempt, err) => {
-        if (this.#stopping !== null) return;
-        this.#attempt = attempt;
-        this.#lastError = describeConnectionError(err);
-        this.#transition(this.#wasOnline ? 'reconnecting' : 'connecting', true);
-      },
-      onRetryScheduled: (attempt, delayMs) => {
-        if (this.#stopping !== null) return;
-        this.#attempt = attempt;
-        this.#nextRetryAt = this.#clock.now() + delayMs;
-        this.#transition(this.#state, true);
-      },
       onStreamOpened: () => {
         this.#activeStreams += 1;
       },
@@ -165,15 +203,5 @@ export class TunnelManager extends EventEmitter {
         this.#bytesOut += record.bytesOut;
       },
     };
-  }
-
-  /** Enters `state` (resetting `since` when it differs) and emits `'state'`. */
-  #transition(state: ConnectionState, force = false): void {
-    const changed = state !== this.#state;
-    if (changed) {
-      this.#state = state;
-      this.#since = this.#clock.now();
-    }
-    if (changed || force) this.emit('state', this.status());
   }
 }

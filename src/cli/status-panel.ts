@@ -116,6 +116,21 @@ export function renderStatusPanel(
     line(['visiona-tunnel agent  ', 'bold'], [`● ${status.state}`, stateTone(status.state)], [`  for ${formatSpanMs(now - status.since)}`, 'dim']),
   );
   lines.push(line(label('relay'), [status.relayUrl ?? '-']));
+  // HA links: one line each (node, state, RTT), once there is more than one.
+  if (status.links !== undefined && status.links.length > 1) {
+    for (const l of status.links) {
+      lines.push(
+        line(
+          label(`link ${l.index}`),
+          [`● ${l.state}`, stateTone(l.state)],
+          [l.node === null ? '' : `  node ${l.node}`],
+          [l.rttMs === null ? '' : `  ping ${formatDurationMs(l.rttMs)}`, 'dim'],
+          [`  for ${formatSpanMs(now - l.since)}`, 'dim'],
+          [l.state !== 'online' && l.lastError !== null ? `  ${l.lastError.code}` : '', 'red'],
+        ),
+      );
+    }
+  }
   lines.push(line(label('visitor'), [status.visitorUrl ?? 'unknown', status.visitorUrl ? 'cyan' : 'dim']));
   if (status.localAddr) lines.push(line(label('local'), [status.localAddr]));
   const retry =

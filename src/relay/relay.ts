@@ -55,6 +55,19 @@ export interface RelayCloseOptions {
   graceMs?: number;
 }
 
+/** Options of `Relay.drain`; defaults from the cluster options (`drainGraceMs`, `drainSpreadMs`). */
+export interface RelayDrainOptions {
+  /** How long agents may take to move and requests to finish before the relay closes (ms). */
+  graceMs?: number;
+  /** Over how long the agents are asked to move (ms). */
+  spreadMs?: number;
+  /** Jitter source, a number in [0, 1) (tests). */
+  random?: () => number;
+}
+
+/** How often a drain looks whether the node holds anything still (ms). */
+const DRAIN_CHECK_INTERVAL_MS = 100;
+
 type AnyServer = HttpServer | HttpsServer;
 
 /** Default shutdown grace, in milliseconds. */
@@ -91,6 +104,12 @@ export class Relay {
   #listening: Promise<RelayAddresses> | undefined;
   #addresses: RelayAddresses | undefined;
   #closing: Promise<void> | undefined;
+  #draining: { graceMs: number; spreadMs: number; done: Promise<void> } | undefined;
+  #resolveClosed!: () => void;
+  /** Resolves once the relay has closed, by `close()` or at the end of a drain (`POST /api/drain`, SIGTERM). */
+  readonly closed: Promise<void> = new Promise<void>((resolve) => {
+    this.#resolveClosed = resolve;
+  });
 
   /**
    * Validates `options` (throws `ConfigError`) and creates the store: an
@@ -175,7 +194,12 @@ export class Relay {
             metrics: this.metrics,
             adminToken: this.config.adminToken,
             metricsPublic: this.config.adminMetricsPublic,
-            isReady: () => this.#addresses !== undefined && this.#closing === undefined,
+            isReady: () => this.#addresses !== undefined && this.#closing === undefined && this.#draining === undefined,
+            isDraining: () => this.#draining !== undefined && this.#closing === undefined,
+            drain: () => {
+              const { graceMs, spreadMs } = this.#startDrain({});
+              return { graceMs, spreadMs };
+            },
             rateLimiter: new AuthRateLimiter(limits.authRateLimit, clock),
             storeHealth: () => this.store.health,
             conflicts: this.conflicts,
@@ -255,9 +279,70 @@ export class Relay {
   close(options: RelayCloseOptions = {}): Promise<void> {
     if (this.#closing === undefined) {
       const graceMs = requireInt('graceMs', options.graceMs ?? DEFAULT_RELAY_CLOSE_GRACE_MS, 0);
-      this.#closing = this.#close(graceMs);
+      this.#closing = this.#close(graceMs).finally(() => this.#resolveClosed());
     }
     return this.#closing;
+  }
+
+  /** True from the start of a drain until the relay has closed. */
+  get isDraining(): boolean {
+    return this.#draining !== undefined && this.#closing === undefined;
+  }
+
+  /**
+   * Zero-downtime shutdown of a cluster node: `/readyz` answers 503 at once
+   * and the node marks itself draining in the store; new agents are refused
+   * (503 `ERR_RELAY_DRAINING`), but visitors keep being served; each agent
+   * gets GoAway(normal), spread with jitter over `spreadMs`, and opens its
+   * replacement link elsewhere before its session here ends (its streams
+   * finish); once the node holds no agent session, no visitor request and
+   * no stream forwarded from another node, or when `graceMs` has passed, it
+   * closes. A single relay (no cluster) has nowhere to send its agents:
+   * draining it is `close({ graceMs })`. Idempotent; resolves once closed.
+   */
+  drain(options: RelayDrainOptions = {}): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    return this.#startDrain(options).done;
+  }
+
+  #startDrain(options: RelayDrainOptions): { graceMs: number; spreadMs: number; done: Promise<void> } {
+    if (this.#draining !== undefined) return this.#draining;
+    const cluster = this.config.cluster;
+    const graceMs = requireInt('graceMs', options.graceMs ?? cluster?.drainGraceMs ?? DEFAULT_RELAY_CLOSE_GRACE_MS, 0);
+    const spreadMs = Math.min(requireInt('spreadMs', options.spreadMs ?? cluster?.drainSpreadMs ?? 0, 0), Math.floor(graceMs / 3));
+    const state = { graceMs, spreadMs, done: Promise.resolve() };
+    this.#draining = state;
+    state.done = this.cluster === null || this.#closing !== undefined ? this.close({ graceMs }) : this.#drain(graceMs, spreadMs, options.random ?? Math.random);
+    return state;
+  }
+
+  async #drain(graceMs: number, spreadMs: number, random: () => number): Promise<void> {
+    const { clock } = this.config;
+    const cluster = this.cluster as ClusterNode;
+    const deadlineMs = clock.now() + graceMs;
+    this.#logger.warn('relay draining', { graceMs, spreadMs, agents: this.registry.size, inflight: this.#ingress.inflightCount });
+    if (this.#listening !== undefined) await this.#listening.catch(() => undefined);
+    this.#gateway.startDraining();
+    // The store may be down: the drain goes on, the other nodes learn it from the lease's end at worst.
+    await cluster.nodes.setState('draining').catch((err: unknown) => {
+      this.#logger.warn('could not mark this node draining in the store', { error: err instanceof Error ? err.message : String(err) });
+    });
+    const timers = this.registry.connections().map((c) =>
+      clock.setTimeout(() => void c.session.close({ graceMs: Math.max(0, deadlineMs - clock.now()) }), Math.floor(random() * spreadMs)),
+    );
+    const spreadEndMs = clock.now() + spreadMs;
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        const now = clock.now();
+        const empty = this.registry.connections().length === 0 && this.#ingress.inflightCount === 0 && cluster.status().forwardedStreams === 0;
+        if ((empty && now >= spreadEndMs) || now >= deadlineMs || this.#closing !== undefined) resolve();
+        else clock.setTimeout(check, DRAIN_CHECK_INTERVAL_MS);
+      };
+      check();
+    });
+    for (const t of timers) clock.clearTimeout(t);
+    this.#logger.info('relay drained', { agentsLeft: this.registry.connections().length, inflight: this.#ingress.inflightCount });
+    await this.close({ graceMs: Math.max(0, deadlineMs - clock.now()) });
   }
 
   async #close(graceMs: number): Promise<void> {

@@ -63,6 +63,7 @@ describe('TunnelManager', () => {
         bytesIn: 0,
         bytesOut: 0,
         activeStreams: 0,
+        links: [{ index: 0, state: 'idle', since: clock.now(), attempt: 0, lastError: null, nextRetryAt: null, node: null, relayUrl: null, rttMs: null }],
       },
       'initial status',
     );

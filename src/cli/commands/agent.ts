@@ -10,7 +10,7 @@ import { Secret } from '../../shared/secret.js';
 import { ExitCode, parseCommandArgs, requireFlag, untilAborted, UsageError, type CliContext } from '../cli-context.js';
 import { StatusPanel } from '../status-panel.js';
 import { AGENT_CONFIG_SCHEMA } from '../config/agent-config-schema.js';
-import { exposeSettingsAsFlags, tunnelTuningFromSettings } from '../config/agent-options.js';
+import { exposeSettingsAsFlags, linksFromSettings, tunnelTuningFromSettings } from '../config/agent-options.js';
 import { flagOptionsOf } from '../config/config-schema.js';
 import { CONFIG_FLAG_OPTION, loadCommandSettings, readSettingFile } from '../config/load-command-settings.js';
 import { createSpawnedService } from '../spawn/spawned-service.js';
@@ -23,7 +23,7 @@ export const AGENT_HELP = `Usage:
                        (--token-file FILE | VISIONA_TUNNEL_TOKEN=...) [--ca-file FILE]
                        [--host-header preserve|local|VALUE]
                        [--status-listen HOST:PORT] [--visitor-url URL]
-                       [--spawn 'COMMAND'] [--config FILE]
+                       [--spawn 'COMMAND'] [--links auto|N] [--config FILE]
 
 Dials the relay (reconnecting with backoff 1, 2, 4, 8, 16, 30 s and jitter),
 and serves every visitor request on the local service. --token TOKEN also
@@ -40,6 +40,13 @@ loopback port in PORT (--local is then optional: 127.0.0.1:PORT), opens the
 tunnel once the port accepts connections, restarts COMMAND with backoff when
 it exits, logs its output, and stops it (SIGTERM, then SIGKILL) on exit.
 --ca-file FILE trusts a private CA for wss:// instead of the system CAs.
+
+HA links: --relay may be given several times (nodes of a relay cluster).
+--links N holds N sessions at once, each on another node, so the device
+stays reachable while a node dies or is restarted; the default, auto, holds
+two when there are two or more --relay URLs or the relay is a cluster node.
+When a draining node asks a link to move, the agent opens the replacement
+first and lets the old session finish its requests (make before break).
 
 Settings: flags > VISIONA_TUNNEL_<FLAG> > --config FILE (YAML or TOML, see
 docs/configuration.md) > defaults. The token is never read from --config.
@@ -107,6 +114,7 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
     token: readAgentToken(values, ctx, args),
     ...(typeof caFile === 'string' ? { ca: readSettingFile('caFile', caFile) } : {}),
     ...tunnelTuningFromSettings(settings),
+    links: linksFromSettings(settings),
     ...(typeof values['host-header'] === 'string' ? { hostHeader: values['host-header'] } : {}),
     hooks: recorder.hooks,
     // Bodies are kept only for the status page's replay.

@@ -14,7 +14,7 @@ export const RELAY_HELP = `Usage:
   visiona-tunnel relay --agent-listen HOST:PORT [--public-listen HOST:PORT] [--admin-listen HOST:PORT]
                        --domain DOMAIN --db FILE [--config FILE]
                        [--tls-cert FILE --tls-key FILE] [--trust-proxy ADDR[,ADDR...]] [--grace-ms MS]
-                       [--admin-token-file FILE] [--admin-metrics-public] [--admin-dashboard on|off]
+                       [--admin-token-file FILE] [--admin-metrics-public] [--admin-dashboard on|off] [--drain-grace-ms MS]
                        [--node-id ID --peer-listen HOST:PORT --cluster-secret-file FILE
                         [--peer-advertise HOST:PORT] [--peer-tls-cert FILE --peer-tls-key FILE [--peer-ca FILE]]]
 
@@ -42,7 +42,12 @@ node (one hop). Agents may list several --relay URLs, or dial a load balancer.
 Prints one JSON line on stdout once listening:
   {"event":"listening","agent":"HOST:PORT","public":"HOST:PORT","agentUrl":"ws://...","publicUrl":"http://..."}
 On SIGINT/SIGTERM it stops taking new visitors and agents, lets requests in
-flight finish (--grace-ms, default 10000), then exits 0.
+flight finish (--grace-ms, default 10000), then exits 0. A cluster node
+drains instead (also on POST /api/drain): /readyz answers 503, its agents
+are asked to move to other nodes (spread over cluster.drainSpreadMs) and
+open their new link before the old one ends, visitors keep being served,
+and it exits 0 once it holds nothing or --drain-grace-ms (default 30000)
+has passed.
 
 Settings: flags > VISIONA_TUNNEL_<FLAG> > --config FILE (YAML or TOML, see
 docs/configuration.md; limits.* live there) > defaults.
@@ -79,8 +84,13 @@ export async function relayCommand(args: string[], ctx: CliContext, logger: Logg
   try {
     const addresses = await relay.listen();
     ctx.stdout(JSON.stringify({ event: 'listening', ...addresses }) + '\n');
-    await untilAborted(ctx.signal);
-    logger.info('relay stopping', { graceMs: settings.graceMs });
+    // A drain asked through the admin API (POST /api/drain) ends in a closed relay too.
+    await Promise.race([untilAborted(ctx.signal), relay.closed]);
+    if (relay.cluster !== null) {
+      // A cluster node drains: its agents move to the other nodes first, so no visitor notices.
+      logger.info('relay draining', { graceMs: settings['cluster.drainGraceMs'] });
+      await relay.drain({ graceMs: settings['cluster.drainGraceMs'] });
+    } else logger.info('relay stopping', { graceMs: settings.graceMs });
   } finally {
     await relay.close({ graceMs: settings.graceMs });
   }

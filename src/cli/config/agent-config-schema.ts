@@ -39,6 +39,15 @@ const AGENT_FIELDS = [
     description: 'PEM CA certificates trusted for `wss://` instead of the system CAs (a private CA or a self-signed relay).',
   },
   {
+    key: 'links',
+    flag: 'links',
+    type: 'enum',
+    values: ['auto', '1', '2', '3', '4', '5', '6', '7', '8'],
+    default: 'auto',
+    description:
+      'HA links held at once, each on another relay node: `auto` is 2 when two or more `relay` URLs are given or the relay answers as a cluster node, else 1. A node refuses a second link of the same agent (`ERR_RELAY_LINK_ON_THIS_NODE`), so the links spread over the nodes.',
+  },
+  {
     key: 'hostHeader',
     flag: 'host-header',
     type: 'string',

@@ -37,3 +37,8 @@ export function tunnelTuningFromSettings(
     stopGraceMs: settings.stopGraceMs,
   };
 }
+
+/** The manager's `links` from the `links` setting (`auto`, or 1-8). */
+export function linksFromSettings(settings: AgentSettings): number | 'auto' {
+  return settings.links === 'auto' ? 'auto' : Number(settings.links);
+}

@@ -129,6 +129,24 @@ const RELAY_FIELDS = [
     description: 'How long this node\'s lease lasts without renewal (renewed every third of it); the other nodes stop routing to a node whose lease ran out.',
   },
   {
+    key: 'cluster.drainGraceMs',
+    flag: 'drain-grace-ms',
+    type: 'integer',
+    min: 0,
+    max: 3_600_000,
+    default: 30_000,
+    description:
+      'A cluster node\'s drain (SIGTERM, SIGINT, `POST /api/drain`): how long its agents may take to move to other nodes and its requests in flight to finish before it exits.',
+  },
+  {
+    key: 'cluster.drainSpreadMs',
+    type: 'integer',
+    min: 0,
+    max: 600_000,
+    default: 5_000,
+    description: 'Over how long a draining node asks its agents to move (GoAway, with jitter), so they do not all redial at once; at most a third of `cluster.drainGraceMs`.',
+  },
+  {
     key: 'tlsCert',
     flag: 'tls-cert',
     type: 'path',

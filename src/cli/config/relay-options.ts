@@ -54,6 +54,8 @@ function clusterFromSettings(s: RelaySettings, env: NodeJS.ProcessEnv): RelayOpt
         }
       : {}),
     nodeLeaseMs: s['cluster.nodeLeaseMs'],
+    drainGraceMs: s['cluster.drainGraceMs'],
+    drainSpreadMs: s['cluster.drainSpreadMs'],
   };
 }
 
