@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../shared/clock.js';
 import { RELAY_NODE_HEADER } from '../http/tunnel-headers.js';
 import { redactUrl } from '../transport/index.js';
+import { RelayElsewhereError } from './errors.js';
 import { describeConnectionError, type ConnectionErrorInfo, type ConnectionState, type LinkStatus } from './connection-status.js';
 import type { TunnelClientHooks } from './tunnel-client-hooks.js';
 
@@ -38,6 +39,7 @@ export class LinkTracker {
   #wasOnline = false;
   #node: string | null = null;
   #stopping = false;
+  #sameNodeRefusals = 0;
 
   /** `onChange` runs after every change of the link's connection fields. */
   constructor(index: number, clock: Clock, onChange: () => void) {
@@ -61,6 +63,11 @@ export class LinkTracker {
 
   get nextRetryAt(): number | null {
     return this.#nextRetryAt;
+  }
+
+  /** Consecutive dials refused with `ERR_RELAY_LINK_ON_THIS_NODE` (0 after any other outcome). */
+  get sameNodeRefusals(): number {
+    return this.#sameNodeRefusals;
   }
 
   /** The node id our relay named in its answer (`X-Tunnel-Node`), while online; null otherwise or from the Go relay. */
@@ -109,6 +116,7 @@ export class LinkTracker {
       onSessionUp: () => {
         if (this.#stopping) return;
         this.#wasOnline = true;
+        this.#sameNodeRefusals = 0;
         this.#attempt = 0;
         this.#lastError = null;
         this.#nextRetryAt = null;
@@ -126,6 +134,7 @@ export class LinkTracker {
         if (this.#stopping) return;
         this.#attempt = attempt;
         this.#lastError = describeConnectionError(err);
+        this.#sameNodeRefusals = err instanceof RelayElsewhereError && err.relayCode === 'ERR_RELAY_LINK_ON_THIS_NODE' ? this.#sameNodeRefusals + 1 : 0;
         this.#transition(this.#wasOnline ? 'reconnecting' : 'connecting');
       },
       onRetryScheduled: (attempt, delayMs) => {

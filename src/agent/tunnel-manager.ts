@@ -35,6 +35,9 @@ export type { ManagedTunnelClient } from './link-tracker.js';
 /** Most HA links one agent may hold. */
 export const MAX_AGENT_LINKS = 8;
 
+/** `links: 'auto'` on one relay URL drops its second link after this many refusals in a row from the node of the first. */
+export const AUTO_LINK_GIVE_UP_REFUSALS = 5;
+
 /** Options of a `TunnelManager`: the client's, the number of links, and a factory for tests. */
 export interface TunnelManagerOptions extends TunnelClientOptions {
   /** HA links held at once, each on another relay node: 1-8, or `'auto'` (default). */
@@ -53,6 +56,9 @@ export class TunnelManager extends EventEmitter {
   readonly #links: LinkTracker[] = [];
   readonly #createLink: (index: number) => LinkTracker;
   readonly #autoLinks: boolean;
+  readonly #relayCount: number;
+  /** `'auto'` gave up its second link: the one relay URL reaches one node only. */
+  #autoLinkDropped = false;
   #state: ConnectionState = 'idle';
   #since: number;
   #requestsServed = 0;
@@ -74,6 +80,7 @@ export class TunnelManager extends EventEmitter {
     }
     this.#autoLinks = links === 'auto';
     const relayCount = 1 + (options.moreRelayUrls?.length ?? 0);
+    this.#relayCount = relayCount;
     const initial = links === 'auto' ? (relayCount >= 2 ? 2 : 1) : links;
     const instanceId = options.instanceId ?? randomBytes(12).toString('base64url');
     const factory = createClient ?? ((o: TunnelClientOptions) => new TunnelClient(o));
@@ -175,18 +182,36 @@ export class TunnelManager extends EventEmitter {
       this.#since = this.#clock.now();
     }
     this.#maybeAddLink();
+    this.#maybeDropLink();
     this.emit('state', this.status());
   }
 
   /** `links: 'auto'` on one relay URL: a cluster node's answer adds the second link. */
   #maybeAddLink(): void {
-    if (!this.#autoLinks || this.#links.length !== 1 || this.#stopping !== null) return;
+    if (!this.#autoLinks || this.#autoLinkDropped || this.#links.length !== 1 || this.#stopping !== null) return;
     const first = this.#links[0] as LinkTracker;
     if (first.state !== 'online' || first.node === null) return;
     this.#logger.info('the relay is a cluster node: adding a second link on another node', { node: first.node });
     const link = this.#createLink(1);
     this.#links.push(link);
     if (this.#started) link.client.start();
+  }
+
+  /**
+   * `links: 'auto'` with one relay URL that always lands on the node holding
+   * link 0 (a node's own URL, no load balancer in front): one link it is.
+   */
+  #maybeDropLink(): void {
+    if (!this.#autoLinks || this.#relayCount !== 1 || this.#links.length !== 2 || this.#stopping !== null) return;
+    const second = this.#links[1] as LinkTracker;
+    if (second.sameNodeRefusals < AUTO_LINK_GIVE_UP_REFUSALS) return;
+    this.#links.pop();
+    this.#autoLinkDropped = true;
+    second.markStopping();
+    void second.client.stop();
+    this.#logger.warn('the relay URL reaches one node only (no load balancer in front?): holding one link; give two --relay URLs, or --links 2 to insist', {
+      refusals: second.sameNodeRefusals,
+    });
   }
 
   #counterHooks(): TunnelClientHooks {

@@ -122,6 +122,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const query = async <T,>(name: string, sql: string, params: unknown[] = []): Promise<T[]> => {
     const { Client } = (await import('pg')).default;
     const client = new Client({ connectionString: url(name) });
+    client.on('error', () => {}); // the server may stop under it; the query rejects
     await client.connect();
     try {
       return (await client.query(sql, params)).rows as T[];
@@ -163,6 +164,7 @@ async function waitUntilAccepting(host: string, port: number, proc: ChildProcess
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`postgres exited at start: ${log()}`);
     const client = new Client({ connectionString: `postgres://postgres@${host}:${port}/postgres`, connectionTimeoutMillis: 1000 });
+    client.on('error', () => {});
     try {
       await client.connect();
       await client.end();

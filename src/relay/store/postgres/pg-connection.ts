@@ -49,6 +49,10 @@ export function createPgPool(settings: PgPoolSettings, onIdleError: (err: Error)
     types: int8AsNumber(),
   });
   pool.on('error', onIdleError);
+  // A checked-out client has no pool listener: a server that ends the connection between two
+  // queries (shutdown, 57P01) would emit an unhandled 'error' and crash the process. The query
+  // in flight, if any, rejects on its own; this only keeps the event from being fatal.
+  pool.on('connect', (client: PgModule.PoolClient) => client.on('error', onIdleError));
   return pool;
 }
 
