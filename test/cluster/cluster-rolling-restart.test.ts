@@ -5,7 +5,8 @@
  * agent behind the same HAProxy, and a steady visitor load of small GETs,
  * streamed downloads and WebSocket echoes through HAProxy for the whole test.
  *
- * 1. Rolling restart: each node in turn gets SIGTERM, drains (its agents open
+ * 1. Rolling restart: each node in turn gets SIGTERM (one of them
+ *    `POST /api/drain` instead, its `/readyz` answering 503 `draining`), drains (its agents open
  *    their new link on another node first, then let the old one finish), exits
  *    0 and is started again: no visitor request fails, no download is cut.
  * 2. kill -9 of a node under the same load: the requests in flight on it may
@@ -19,7 +20,7 @@ import WebSocket from 'ws';
 import { TunnelManager } from '../../src/agent/index.js';
 import { startHaproxy } from '../helpers/haproxy.js';
 import { startRef, startRefOrigin } from '../helpers/ref-process.js';
-import { CLUSTER_DOMAIN, eventually, portOf, startCluster, visitAgent, waitUntil, type NodeProcess, type Scope } from './cluster-fixtures.js';
+import { adminCall, CLUSTER_DOMAIN, eventually, portOf, startCluster, visitAgent, waitUntil, type NodeProcess, type Scope } from './cluster-fixtures.js';
 
 const AGENTS = 20;
 const NODE_CONFIG = { cluster: { drainGraceMs: 20_000, drainSpreadMs: 1_000 }, limits: { offlineGraceMs: 10_000 } };
@@ -194,7 +195,15 @@ describe('Relay cluster: zero-downtime restarts behind HAProxy', () => {
     for (let i = 0; i < nodes.length; i++) {
       const node = nodes[i] as NodeProcess;
       const startedAtMs = Date.now();
-      await node.proc.kill('SIGTERM');
+      if (i === 1) {
+        // The second node is drained through the admin API instead of a signal; it exits by itself.
+        const drain = await adminCall(node, cluster.adminToken, 'POST', '/api/drain');
+        assert.equal(drain.status, 202, 'POST /api/drain accepted');
+        assert.deepEqual(drain.json, { draining: true, graceMs: 20_000, spreadMs: 1_000 }, 'with the node\'s drain settings');
+        const ready = await fetch(`http://${node.addresses.admin as string}/readyz`);
+        assert.equal(ready.status, 503, '/readyz answers 503 at once');
+        assert.equal(((await ready.json()) as { status: string }).status, 'draining', 'and says draining');
+      } else await node.proc.kill('SIGTERM');
       const exit = await node.proc.exited;
       assert.equal(exit.code, 0, `${node.nodeId} exits 0 after its drain (${JSON.stringify(exit)})\n${node.proc.tail()}`);
       const drainedMs = Date.now() - startedAtMs;
