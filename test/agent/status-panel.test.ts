@@ -72,6 +72,26 @@ class FakeSource extends EventEmitter {
 }
 
 describe('renderStatusPanel', () => {
+  it('shows one line per HA link (node, state, ping, error) once there are two or more, none for one', () => {
+    const link = (index: number, over: object) => ({ index, state: 'online' as const, since: NOW - 5_000, attempt: 0, lastError: null, nextRetryAt: null, node: null, relayUrl: null, rttMs: null, ...over });
+    const two = renderStatusPanel(
+      status({
+        links: [
+          link(0, { node: 'n1', rttMs: 2 }),
+          link(1, { state: 'connecting', lastError: { code: 'ERR_AGENT_RELAY_ELSEWHERE', message: 'sent elsewhere' } }),
+        ],
+      }),
+      [],
+      { width: 120, now: NOW },
+    );
+    const lines = two.filter((l) => l.includes('link '));
+    assert.equal(lines.length, 2, 'two link lines');
+    assert.match(lines[0] as string, /link 0 +● online {2}node n1 {2}ping 2(\.0+)? ms/, 'link 0: state, node and ping');
+    assert.match(lines[1] as string, /link 1 +● connecting.*ERR_AGENT_RELAY_ELSEWHERE/, 'link 1: state and its error code');
+    const one = renderStatusPanel(status({ links: [link(0, { node: 'n1' })] }), [], { width: 120, now: NOW });
+    assert.equal(one.filter((l) => l.includes('link 0')).length, 0, 'no link line for a single link');
+  });
+
   it('shows state, relay, visitor URL, ping, requests and bytes', () => {
     const text = renderStatusPanel(status(), [], { width: 100, now: NOW }).join('\n');
     assert.match(text, /● online {2}for 1 min 5 s/, 'state and how long');
