@@ -21,6 +21,8 @@ export interface ConnectionErrorInfo {
   closeCode?: number;
   /** GoAway code the relay sent. */
   goAwayCode?: number;
+  /** What a person should do, for refusals that do not fix themselves (wrong token, wrong path). */
+  hint?: string;
 }
 
 /** A snapshot of the connection and its counters; plain JSON. */
@@ -51,9 +53,10 @@ export function describeConnectionError(err: Error): ConnectionErrorInfo {
     message: err.message,
     code: err instanceof TunnelError ? err.code : 'ERR_AGENT_DIAL_FAILED',
   };
-  const fields = err as unknown as { statusCode?: unknown; closeCode?: unknown; goAwayCode?: unknown };
+  const fields = err as unknown as { statusCode?: unknown; closeCode?: unknown; goAwayCode?: unknown; hint?: unknown };
   if (typeof fields.statusCode === 'number') info.statusCode = fields.statusCode;
   if (typeof fields.closeCode === 'number') info.closeCode = fields.closeCode;
   if (typeof fields.goAwayCode === 'number') info.goAwayCode = fields.goAwayCode;
+  if (typeof fields.hint === 'string') info.hint = fields.hint;
   return info;
 }

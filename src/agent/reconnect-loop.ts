@@ -11,6 +11,10 @@
  *   redial in the same millisecond);
  * - after `authFailureCapAfter` consecutive auth refusals, every retry waits
  *   the maximum delay (a revoked token must not hammer the relay);
+ * - refusals that do not fix themselves (a wrong or revoked token, a wrong
+ *   path) are logged at `error` with a hint, and after `maxRefusals`
+ *   identical ones in a row (same code and status) the loop gives up:
+ *   `onGaveUp` is called and it ends (0 = never give up);
  * - hooks are called guarded and never awaited;
  * - `stop()` aborts a dial or a wait at once and closes a running session.
  */
@@ -18,7 +22,7 @@ import { withJitter, backoff } from '../shared/backoff.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { noopLogger, type Logger } from '../shared/logger.js';
 import { callHook, type TunnelClientHooks } from './tunnel-client-hooks.js';
-import { AgentAuthRejectedError } from './errors.js';
+import { AgentAuthRejectedError, isRelayRefusal } from './errors.js';
 
 /** A running session as the loop sees it. */
 export interface LoopConnection {
@@ -47,6 +51,16 @@ export interface ReconnectLoopOptions {
   authFailureCapAfter?: number;
   /** True for errors that count as auth refusals (default: `AgentAuthRejectedError`). */
   isAuthFailure?: (err: Error) => boolean;
+  /** Identical refusals in a row after which the loop gives up; 0 (default) = never. */
+  maxRefusals?: number;
+  /** True for refusals that do not fix themselves (default: `isRelayRefusal`: 401, 403, 404). */
+  isRefusal?: (err: Error) => boolean;
+}
+
+/** What makes two refusals identical: their code and HTTP status. */
+function refusalKey(err: Error): string {
+  const { code, statusCode } = err as { code?: unknown; statusCode?: unknown };
+  return `${String(code)}:${String(statusCode)}`;
 }
 
 /** Runs `connect` until stopped, backing off between failures. */
@@ -62,6 +76,9 @@ export class ReconnectLoop {
   readonly #stabilityThresholdMs: number;
   readonly #authFailureCapAfter: number;
   readonly #isAuthFailure: (err: Error) => boolean;
+  readonly #maxRefusals: number;
+  readonly #isRefusal: (err: Error) => boolean;
+  #gaveUp: Error | null = null;
   readonly #abort = new AbortController();
   #running: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -79,6 +96,13 @@ export class ReconnectLoop {
     this.#stabilityThresholdMs = options.stabilityThresholdMs ?? 5_000;
     this.#authFailureCapAfter = options.authFailureCapAfter ?? 3;
     this.#isAuthFailure = options.isAuthFailure ?? ((err) => err instanceof AgentAuthRejectedError);
+    this.#maxRefusals = options.maxRefusals ?? 0;
+    this.#isRefusal = options.isRefusal ?? isRelayRefusal;
+  }
+
+  /** The refusal the loop gave up on (after `maxRefusals` identical ones), else null. */
+  get gaveUp(): Error | null {
+    return this.#gaveUp;
   }
 
   /** True between `start()` and the end of `stop()`. */
@@ -126,6 +150,8 @@ export class ReconnectLoop {
     const signal = this.#abort.signal;
     let attempt = 0;
     let authFailures = 0;
+    let refusals = 0;
+    let lastRefusal = '';
     while (!signal.aborted) {
       attempt += 1;
       callHook(this.#hooks, 'onDialAttempt', this.#logger, attempt);
@@ -136,8 +162,18 @@ export class ReconnectLoop {
         if (signal.aborted) return;
         const error = err instanceof Error ? err : new Error(String(err));
         authFailures = this.#isAuthFailure(error) ? authFailures + 1 : 0;
+        const refused = this.#isRefusal(error);
+        const key = refused ? refusalKey(error) : '';
+        refusals = refused && key === lastRefusal ? refusals + 1 : refused ? 1 : 0;
+        lastRefusal = key;
         callHook(this.#hooks, 'onDialFailed', this.#logger, attempt, error);
-        await this.#waitBeforeRetry(attempt, authFailures, error);
+        if (refused && this.#maxRefusals > 0 && refusals >= this.#maxRefusals) {
+          this.#gaveUp = error;
+          this.#logger.error('relay refused the agent; giving up', { ...refusalFields(error), refusals, maxRefusals: this.#maxRefusals });
+          callHook(this.#hooks, 'onGaveUp', this.#logger, error, refusals);
+          return;
+        }
+        await this.#waitBeforeRetry(attempt, authFailures, error, refused ? refusals : 0);
         continue;
       }
       if (signal.aborted) {
@@ -146,6 +182,8 @@ export class ReconnectLoop {
       }
       this.#current = connection;
       authFailures = 0;
+      refusals = 0;
+      lastRefusal = '';
       const upAtMs = this.#clock.now();
       callHook(this.#hooks, 'onSessionUp', this.#logger);
       const cause = await connection.closed;
@@ -167,9 +205,15 @@ export class ReconnectLoop {
     }
   }
 
-  async #waitBeforeRetry(attempt: number, authFailures: number, cause: Error | undefined): Promise<void> {
+  async #waitBeforeRetry(attempt: number, authFailures: number, cause: Error | undefined, refusals = 0): Promise<void> {
     const delayMs = this.retryDelayMs(attempt, authFailures);
-    this.#logger.info('tunnel connection failed; retrying', { attempt, delayMs, error: cause?.message });
+    if (cause !== undefined && refusals > 0) {
+      // Not transient: said loudly, with what to do about it.
+      const limit = this.#maxRefusals > 0 ? { refusals, maxRefusals: this.#maxRefusals } : { refusals };
+      this.#logger.error('relay refused the agent; retrying', { attempt, delayMs, ...refusalFields(cause), ...limit });
+    } else {
+      this.#logger.info('tunnel connection failed; retrying', { attempt, delayMs, error: cause?.message });
+    }
     callHook(this.#hooks, 'onRetryScheduled', this.#logger, attempt, delayMs);
     await this.#sleep(delayMs);
   }
@@ -187,4 +231,10 @@ export class ReconnectLoop {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** Log fields of a refusal: message, code, status and hint. */
+function refusalFields(err: Error): Record<string, unknown> {
+  const { code, statusCode, hint } = err as { code?: unknown; statusCode?: unknown; hint?: unknown };
+  return { error: err.message, code, status: statusCode, ...(typeof hint === 'string' ? { hint } : {}) };
 }

@@ -14,8 +14,8 @@ import { toAbortError } from '../shared/abort.js';
 import type { Logger } from '../shared/logger.js';
 import { GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
 import { dialWebSocket, HandshakeRejectedError, redactUrl, type WebSocketDuplex } from '../transport/index.js';
-import { buildConnectHeaders, buildConnectUrl } from './connect-url.js';
-import { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
+import { buildConnectHeaders, buildConnectUrl, TUNNEL_CONNECT_PATH } from './connect-url.js';
+import { AgentAuthRejectedError, AgentEndpointNotFoundError, RelayDisconnectedError } from './errors.js';
 import { LocalForwarder, type LocalStreamOptions } from './local-forwarder.js';
 import { ReconnectLoop, type LoopConnection } from './reconnect-loop.js';
 import { resolveTunnelClientConfig, type TunnelClientConfig, type TunnelClientOptions } from './tunnel-client-config.js';
@@ -59,6 +59,7 @@ export class TunnelClient {
       backoffMaxMs: c.backoffMaxMs,
       stabilityThresholdMs: c.stabilityThresholdMs,
       authFailureCapAfter: c.authFailureCapAfter,
+      maxRefusals: c.maxRefusals,
     });
   }
 
@@ -89,6 +90,11 @@ export class TunnelClient {
   /** True once `start()` was called. */
   get isStarted(): boolean {
     return this.#started;
+  }
+
+  /** The refusal the client gave up on after `maxRefusals` identical ones (it dials no more), else null. */
+  get gaveUp(): Error | null {
+    return this.#loop.gaveUp;
   }
 
   /** True once `stop()` was called. */
@@ -160,6 +166,9 @@ export class TunnelClient {
       advance();
       if (err instanceof HandshakeRejectedError && AUTH_REJECTED_STATUSES.has(err.statusCode)) {
         throw new AgentAuthRejectedError(err.statusCode, { cause: err });
+      }
+      if (err instanceof HandshakeRejectedError && err.statusCode === 404) {
+        throw new AgentEndpointNotFoundError(404, url.pathname, TUNNEL_CONNECT_PATH, { cause: err });
       }
       throw err;
     }

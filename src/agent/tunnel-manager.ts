@@ -50,6 +50,8 @@ export class TunnelManager extends EventEmitter {
   #bytesOut = 0;
   #activeStreams = 0;
   #wasOnline = false;
+  #gaveUp: Error | null = null;
+  #onGaveUp: Array<(err: Error) => void> = [];
   #started = false;
   #stopping: Promise<void> | null = null;
 
@@ -86,6 +88,16 @@ export class TunnelManager extends EventEmitter {
       this.#transition('stopped');
     });
     return this.#stopping;
+  }
+
+  /**
+   * Resolves with the last refusal once the client gave up (after
+   * `maxRefusals` identical ones; the state is then `stopped`); stays
+   * pending otherwise.
+   */
+  whenGaveUp(): Promise<Error> {
+    if (this.#gaveUp !== null) return Promise.resolve(this.#gaveUp);
+    return new Promise((resolve) => this.#onGaveUp.push(resolve));
   }
 
   /** The connection and its counters, as plain JSON. */
@@ -152,6 +164,13 @@ export class TunnelManager extends EventEmitter {
         this.#attempt = attempt;
         this.#nextRetryAt = this.#clock.now() + delayMs;
         this.#transition(this.#state, true);
+      },
+      onGaveUp: (err) => {
+        this.#gaveUp = err;
+        this.#lastError = describeConnectionError(err);
+        this.#nextRetryAt = null;
+        this.#transition('stopped', true);
+        for (const resolve of this.#onGaveUp.splice(0)) resolve(err);
       },
       onStreamOpened: () => {
         this.#activeStreams += 1;

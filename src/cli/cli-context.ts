@@ -13,6 +13,8 @@ export const ExitCode = {
   Failure: 1,
   /** Bad command line or configuration. */
   Usage: 2,
+  /** The agent gave up: the relay refused it the same way `--max-refusals` times (wrong token, wrong path). */
+  Refused: 3,
 } as const;
 
 /** The process around a command; tests pass their own. */

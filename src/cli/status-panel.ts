@@ -135,6 +135,7 @@ export function renderStatusPanel(
   );
   if (status.lastError !== null) {
     lines.push(line(label('last error'), [`${status.lastError.code}: ${status.lastError.message}`, 'red']));
+    if (status.lastError.hint !== undefined) lines.push(line(label('hint'), [status.lastError.hint, 'yellow']));
   }
   lines.push('');
   const shown = requests.slice(-(options.maxRequests ?? 10)).reverse();
@@ -229,6 +230,7 @@ export class StatusPanel {
           nextRetryAt: s.nextRetryAt === null ? null : new Date(s.nextRetryAt).toISOString(),
           lastPingRttMs: s.lastPingRttMs,
           ...(s.lastError === null ? {} : { lastError: s.lastError.code, lastErrorMessage: s.lastError.message }),
+          ...(s.lastError?.hint === undefined ? {} : { hint: s.lastError.hint }),
         });
       }),
       recorder.subscribe((r) => {

@@ -23,6 +23,7 @@ export const AGENT_HELP = `Usage:
                        (--token-file FILE | VISIONA_TUNNEL_TOKEN=...) [--ca-file FILE]
                        [--host-header preserve|local|VALUE]
                        [--status-listen HOST:PORT] [--visitor-url URL]
+                       [--max-refusals N | --retry-forever]
                        [--spawn 'COMMAND'] [--config FILE]
 
 Dials the relay (reconnecting with backoff 1, 2, 4, 8, 16, 30 s and jitter),
@@ -41,6 +42,11 @@ tunnel once the port accepts connections, restarts COMMAND with backoff when
 it exits, logs its output, and stops it (SIGTERM, then SIGKILL) on exit.
 --ca-file FILE trusts a private CA for wss:// instead of the system CAs.
 
+A refusal that does not fix itself (401/403: wrong or revoked token; 404: a
+--relay path other than /tunnel/connect) is logged at error with a hint and
+shown in the panel; after --max-refusals (5) identical ones in a row the
+agent exits with code 3, unless --retry-forever.
+
 Settings: flags > VISIONA_TUNNEL_<FLAG> > --config FILE (YAML or TOML, see
 docs/configuration.md) > defaults. The token is never read from --config.
 
@@ -54,6 +60,8 @@ Exit codes:
   0  stopped by SIGINT/SIGTERM (the tunnel closed, the spawned service stopped)
   1  runtime failure (the status listener could not bind ...)
   2  bad command line or configuration (the message names the setting and value)
+  3  gave up: the relay refused the agent --max-refusals times in a row the same
+     way (wrong or revoked token, wrong path); not with --retry-forever
 `;
 
 const OPTIONS = {
@@ -107,6 +115,7 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
     token: readAgentToken(values, ctx, args),
     ...(typeof caFile === 'string' ? { ca: readSettingFile('caFile', caFile) } : {}),
     ...tunnelTuningFromSettings(settings),
+    maxRefusals: settings.retryForever ? 0 : settings.maxRefusals,
     ...(typeof values['host-header'] === 'string' ? { hostHeader: values['host-header'] } : {}),
     hooks: recorder.hooks,
     // Bodies are kept only for the status page's replay.
@@ -120,8 +129,9 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
       if (!ctx.signal.aborted) throw err;
     });
     if (!ctx.signal.aborted) manager.start();
-    await untilAborted(ctx.signal);
+    const gaveUp = await Promise.race([untilAborted(ctx.signal).then(() => null), manager.whenGaveUp()]);
     await manager.stop();
+    if (gaveUp !== null) return ExitCode.Refused;
   } finally {
     await stopStatus();
     await service?.stop();

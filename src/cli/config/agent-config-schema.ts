@@ -72,6 +72,22 @@ const AGENT_FIELDS = [
     description: 'On shutdown, how long the spawned service has between SIGTERM and SIGKILL.',
   },
   {
+    key: 'maxRefusals',
+    flag: 'max-refusals',
+    type: 'integer',
+    min: 1,
+    default: 5,
+    description:
+      'The agent exits with code 3 after this many identical refusals in a row from the relay (`401`/`403`: wrong or revoked token; `404`: wrong path, not `/tunnel/connect`), which do not fix themselves; a supervisor (systemd) then restarts it with its own policy.',
+  },
+  {
+    key: 'retryForever',
+    flag: 'retry-forever',
+    type: 'boolean',
+    default: false,
+    description: 'Never give up on refusals (`maxRefusals` is ignored): retry them forever, every 30 s after the third.',
+  },
+  {
     key: 'handshakeTimeoutMs',
     type: 'integer',
     min: 1,
