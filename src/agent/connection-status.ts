@@ -45,6 +45,12 @@ export interface ConnectionStatus {
   bytesOut: number;
   /** Streams being served right now. */
   activeStreams: number;
+  /**
+   * The URL visitors reach this agent at, as the relay announced it on the
+   * current (or last) session (`X-Tunnel-Public-Url`); absent when it did not
+   * (the Go relay never does).
+   */
+  publicUrl?: string;
 }
 
 /** `err` as a `ConnectionErrorInfo`, keeping its code and the statuses callers act on. */

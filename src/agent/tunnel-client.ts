@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { AGENT_INSTANCE_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
+import { AGENT_INSTANCE_HEADER, AGENT_PUBLIC_URL_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
 import { toAbortError } from '../shared/abort.js';
 import type { Logger } from '../shared/logger.js';
 import { GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
@@ -75,6 +75,16 @@ export class TunnelClient {
    */
   get relayHeaders(): Readonly<IncomingHttpHeaders> | null {
     return this.#session === null ? null : this.#relayHeaders;
+  }
+
+  /**
+   * The URL visitors reach this agent at, as the relay announced it on the
+   * current session's `101` (`X-Tunnel-Public-Url`, an http(s) URL), or
+   * undefined (not connected, or a relay that does not say: the Go one).
+   */
+  get publicUrl(): string | undefined {
+    const value = this.relayHeaders?.[AGENT_PUBLIC_URL_HEADER.toLowerCase()];
+    return typeof value === 'string' ? parsePublicUrl(value) : undefined;
   }
 
   /** Round-trip time of the last answered keepalive ping of the current session, in milliseconds. */
@@ -264,4 +274,14 @@ export class TunnelClient {
       stream.destroy();
     }
   }
+}
+
+/** Longest public URL taken from the relay, in characters. */
+const MAX_PUBLIC_URL_LENGTH = 2048;
+
+/** `value` as an http(s) URL (normalised, so no control character reaches a terminal), or undefined. */
+function parsePublicUrl(value: string): string | undefined {
+  if (value.length > MAX_PUBLIC_URL_LENGTH || !URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
 }

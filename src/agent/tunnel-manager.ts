@@ -23,6 +23,8 @@ export interface ManagedTunnelClient {
   stop(): Promise<void>;
   /** RTT of the last answered ping, in milliseconds. */
   readonly lastRttMs?: number | undefined;
+  /** The public URL the relay announced for the current session, if any. */
+  readonly publicUrl?: string | undefined;
 }
 
 /** Options of a `TunnelManager`: the client's, plus a factory for tests. */
@@ -50,6 +52,7 @@ export class TunnelManager extends EventEmitter {
   #bytesOut = 0;
   #activeStreams = 0;
   #wasOnline = false;
+  #publicUrl: string | undefined;
   #gaveUp: Error | null = null;
   #onGaveUp: Array<(err: Error) => void> = [];
   #started = false;
@@ -114,6 +117,7 @@ export class TunnelManager extends EventEmitter {
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       activeStreams: this.#activeStreams,
+      ...(this.#publicUrl === undefined ? {} : { publicUrl: this.#publicUrl }),
     };
   }
 
@@ -143,6 +147,8 @@ export class TunnelManager extends EventEmitter {
       onSessionUp: () => {
         if (this.#stopping !== null) return;
         this.#wasOnline = true;
+        // Kept after the session ends: still where visitors will find the agent once it is back.
+        this.#publicUrl = this.client.publicUrl ?? this.#publicUrl;
         this.#attempt = 0;
         this.#lastError = null;
         this.#nextRetryAt = null;

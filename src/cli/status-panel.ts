@@ -303,10 +303,11 @@ export class StatusPanel {
 
   #draw(): void {
     const o = this.#o;
+    const current = o.source.status();
     const status: StatusPanelStatus = {
-      ...o.source.status(),
+      ...current,
       relayUrl: o.relayUrl ? redactUrl(o.relayUrl) : null,
-      visitorUrl: o.visitorUrl ?? null,
+      visitorUrl: o.visitorUrl ?? current.publicUrl ?? null,
       localAddr: o.localAddr ?? null,
     };
     const lines = renderStatusPanel(status, o.recorder.list(), {

@@ -34,7 +34,10 @@ On a terminal, a live panel shows the connection and the last requests;
 otherwise one JSON log line is written per state change and per request.
 --status-listen 127.0.0.1:4040 serves a status page (live requests with their
 headers, replay to the local service) and GET /status; loopback only.
---visitor-url is only displayed (the agent cannot know its public URL).
+Once online it prints 'Forwarding <public URL> -> <local>' (on stdout when
+stderr is not a terminal), with the URL our relay announces for this agent
+(relay --agent-public-url), or --visitor-url, which wins; with a relay that
+announces none (the Go relay) and no --visitor-url, there is no such line.
 
 --spawn 'COMMAND' starts the local service too: it runs COMMAND with a free
 loopback port in PORT (--local is then optional: 127.0.0.1:PORT), opens the
@@ -123,6 +126,7 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
     logger,
   });
   const stopStatus = await startAgentStatus(manager, recorder, values, ctx, logger);
+  const stopAnnouncing = announceForwarding(manager, values, ctx, logger);
   try {
     // With --spawn, the tunnel opens once the local service accepts connections.
     await service?.start({ signal: ctx.signal }).catch((err: unknown) => {
@@ -133,10 +137,41 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
     await manager.stop();
     if (gaveUp !== null) return ExitCode.Refused;
   } finally {
+    stopAnnouncing();
     await stopStatus();
     await service?.stop();
   }
   return ExitCode.Ok;
+}
+
+/**
+ * Prints `Forwarding <public URL> -> <local>` each time the tunnel comes
+ * online with a URL not printed yet: --visitor-url, else the one the relay
+ * announced (`X-Tunnel-Public-Url`; the Go relay sends none, so then no
+ * line). On a terminal it goes above the panel; elsewhere to stdout (stderr
+ * carries the JSON log, which gets a `forwarding` line too).
+ */
+function announceForwarding(
+  manager: TunnelManager,
+  values: Record<string, string | boolean | undefined>,
+  ctx: CliContext,
+  logger: Logger,
+): () => void {
+  const visitorUrl = typeof values['visitor-url'] === 'string' ? values['visitor-url'] : undefined;
+  const local = values.local as string;
+  let printed: string | undefined;
+  return manager.subscribe((status) => {
+    const url = visitorUrl ?? status.publicUrl;
+    if (status.state !== 'online' || url === undefined || url === printed) return;
+    printed = url;
+    const line = `Forwarding ${url} -> ${local}\n`;
+    if (ctx.isTty) {
+      ctx.stderr(line);
+      return;
+    }
+    ctx.stdout(line);
+    logger.info('forwarding', { publicUrl: url, localAddr: local });
+  });
 }
 
 /**

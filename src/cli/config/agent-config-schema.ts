@@ -55,7 +55,7 @@ const AGENT_FIELDS = [
     key: 'visitorUrl',
     flag: 'visitor-url',
     type: 'url',
-    description: 'The agent\'s public URL, only displayed in the status panel and page (the agent cannot know it).',
+    description: 'The agent\'s public URL, only displayed (the `Forwarding URL -> local` line, the status panel and page); it wins over the URL the relay announces (`X-Tunnel-Public-Url`), which the Go relay never sends.',
   },
   {
     key: 'spawn',
