@@ -76,7 +76,8 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
   const logLines = createLineBatcher((text) => ctx.stderr(text));
   const logger = createCliLogger({
     level: level !== undefined && (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info',
-    format: format === 'json' || format === 'pretty' ? format : ctx.isTty ? 'pretty' : 'json',
+    // The demo is for a person, even when its output goes through a pipe (npm run demo | tee).
+    format: format === 'json' || format === 'pretty' ? format : ctx.isTty || argv[0] === 'demo' ? 'pretty' : 'json',
     write: (line) => logLines.push(line),
   });
   const [command, ...rest] = argv;
