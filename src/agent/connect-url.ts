@@ -8,6 +8,9 @@ import type { Secret } from '../shared/secret.js';
 /** Header carrying the agent's version on the upgrade request (optional; the Go relay ignores it). */
 import { AGENT_VERSION_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY } from '../http/tunnel-headers.js';
 
+/** The path agents connect to on every relay, ours and the Go one (wire contract). */
+export const TUNNEL_CONNECT_PATH = '/tunnel/connect';
+
 /** What our agent understands on a stream beyond the Go wire contract (`X-Tunnel-Capabilities`). */
 export const AGENT_CAPABILITIES: readonly string[] = [INTERIM_RESPONSES_CAPABILITY];
 

@@ -21,6 +21,8 @@ export interface ConnectionErrorInfo {
   closeCode?: number;
   /** GoAway code the relay sent. */
   goAwayCode?: number;
+  /** What a person should do, for refusals that do not fix themselves (wrong token, wrong path). */
+  hint?: string;
 }
 
 /** A snapshot of the connection and its counters; plain JSON. */
@@ -43,6 +45,12 @@ export interface ConnectionStatus {
   bytesOut: number;
   /** Streams being served right now. */
   activeStreams: number;
+  /**
+   * The URL visitors reach this agent at, as the relay announced it on the
+   * current (or last) session (`X-Tunnel-Public-Url`); absent when it did not
+   * (the Go relay never does).
+   */
+  publicUrl?: string;
   /** Every HA link of the agent (one unless `links` asked for more), each with its own state. */
   links?: LinkStatus[];
 }
@@ -71,9 +79,10 @@ export function describeConnectionError(err: Error): ConnectionErrorInfo {
     message: err.message,
     code: err instanceof TunnelError ? err.code : 'ERR_AGENT_DIAL_FAILED',
   };
-  const fields = err as unknown as { statusCode?: unknown; closeCode?: unknown; goAwayCode?: unknown };
+  const fields = err as unknown as { statusCode?: unknown; closeCode?: unknown; goAwayCode?: unknown; hint?: unknown };
   if (typeof fields.statusCode === 'number') info.statusCode = fields.statusCode;
   if (typeof fields.closeCode === 'number') info.closeCode = fields.closeCode;
   if (typeof fields.goAwayCode === 'number') info.goAwayCode = fields.goAwayCode;
+  if (typeof fields.hint === 'string') info.hint = fields.hint;
   return info;
 }

@@ -8,11 +8,43 @@ import { TunnelError } from '../shared/errors.js';
 export class AgentAuthRejectedError extends TunnelError {
   /** HTTP status of the refusal (401 or 403). */
   readonly statusCode: number;
+  /** What a person should do about it (a refused token does not fix itself). */
+  readonly hint = 'the token is wrong or revoked: create one on the relay (visiona-tunnel token create NAME) and give it to the agent';
 
   constructor(statusCode: number, options?: { cause?: unknown }) {
     super('ERR_AGENT_AUTH_REJECTED', `Relay rejected the agent token (status: ${statusCode})`, options);
     this.statusCode = statusCode;
   }
+}
+
+/**
+ * The relay answered the connect request 404: nothing listens for agents at
+ * that path (a `--relay` URL without `/tunnel/connect`, or a proxy that does
+ * not pass it on).
+ */
+export class AgentEndpointNotFoundError extends TunnelError {
+  /** HTTP status of the refusal (404). */
+  readonly statusCode: number;
+  /** The path that was dialled. */
+  readonly path: string;
+  /** What a person should do about it. */
+  readonly hint: string;
+
+  constructor(statusCode: number, path: string, expectedPath: string, options?: { cause?: unknown }) {
+    super('ERR_AGENT_ENDPOINT_NOT_FOUND', `Relay has no tunnel endpoint at this path (status: ${statusCode}, path: ${path})`, options);
+    this.statusCode = statusCode;
+    this.path = path;
+    this.hint = `the relay's tunnel endpoint is ${expectedPath}: dial ws(s)://HOST:PORT${expectedPath}`;
+  }
+}
+
+/**
+ * True for refusals that do not fix themselves by retrying (a wrong or
+ * revoked token, a wrong path): the agent logs them at `error` and, when
+ * told to, gives up after a number of identical ones.
+ */
+export function isRelayRefusal(err: Error): err is AgentAuthRejectedError | AgentEndpointNotFoundError {
+  return err instanceof AgentAuthRejectedError || err instanceof AgentEndpointNotFoundError;
 }
 
 /**

@@ -34,7 +34,7 @@ export {
   type ConnectionState,
   type ConnectionStatus,
 } from './connection-status.js';
-export { AgentAuthRejectedError, RelayDisconnectedError } from './errors.js';
+export { AgentAuthRejectedError, AgentEndpointNotFoundError, isRelayRefusal, RelayDisconnectedError } from './errors.js';
 export { buildConnectHeaders, buildConnectUrl } from './connect-url.js';
 export {
   EXPECT_CONTINUE_TIMEOUT_MS,

@@ -23,6 +23,8 @@ export interface ManagedTunnelClient {
   readonly relayHeaders?: Readonly<IncomingHttpHeaders> | null;
   /** The relay URL of the current session or the next dial. */
   readonly currentRelayUrl?: string;
+  /** The public URL the relay announced for the current session, if any. */
+  readonly publicUrl?: string | undefined;
 }
 
 /** One link: its client, state and the node it is on. */
@@ -136,6 +138,12 @@ export class LinkTracker {
         this.#lastError = describeConnectionError(err);
         this.#sameNodeRefusals = err instanceof RelayElsewhereError && err.relayCode === 'ERR_RELAY_LINK_ON_THIS_NODE' ? this.#sameNodeRefusals + 1 : 0;
         this.#transition(this.#wasOnline ? 'reconnecting' : 'connecting');
+      },
+      onGaveUp: (err) => {
+        this.#lastError = describeConnectionError(err);
+        this.#nextRetryAt = null;
+        this.#stopping = true;
+        this.#transition('stopped');
       },
       onRetryScheduled: (attempt, delayMs) => {
         if (this.#stopping) return;

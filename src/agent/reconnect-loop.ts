@@ -11,6 +11,10 @@
  *   redial in the same millisecond);
  * - after `authFailureCapAfter` consecutive auth refusals, every retry waits
  *   the maximum delay (a revoked token must not hammer the relay);
+ * - refusals that do not fix themselves (a wrong or revoked token, a wrong
+ *   path) are logged at `error` with a hint, and after `maxRefusals`
+ *   identical ones in a row (same code and status) the loop gives up:
+ *   `onGaveUp` is called and it ends (0 = never give up);
  * - a relay that sends the link elsewhere (`isElsewhere`: a draining node, a
  *   node holding another link of this agent) is redialed after a short
  *   random pause, for `elsewhereRetries` consecutive refusals, before the
@@ -25,7 +29,7 @@ import { withJitter, backoff } from '../shared/backoff.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { noopLogger, type Logger } from '../shared/logger.js';
 import { callHook, type TunnelClientHooks } from './tunnel-client-hooks.js';
-import { AgentAuthRejectedError, RelayElsewhereError } from './errors.js';
+import { AgentAuthRejectedError, isRelayRefusal, RelayElsewhereError } from './errors.js';
 
 /** A running session as the loop sees it. */
 export interface LoopConnection {
@@ -60,6 +64,16 @@ export interface ReconnectLoopOptions {
   isElsewhere?: (err: Error) => boolean;
   /** Consecutive "elsewhere" refusals redialed after a short pause before backing off (default 8). */
   elsewhereRetries?: number;
+  /** Identical refusals in a row after which the loop gives up; 0 (default) = never. */
+  maxRefusals?: number;
+  /** True for refusals that do not fix themselves (default: `isRelayRefusal`: 401, 403, 404). */
+  isRefusal?: (err: Error) => boolean;
+}
+
+/** What makes two refusals identical: their code and HTTP status. */
+function refusalKey(err: Error): string {
+  const { code, statusCode } = err as { code?: unknown; statusCode?: unknown };
+  return `${String(code)}:${String(statusCode)}`;
 }
 
 /** Upper bound of the pause before redialing after an "elsewhere" refusal (ms; the pause is random below it). */
@@ -82,6 +96,9 @@ export class ReconnectLoop {
   readonly #elsewhereRetries: number;
   /** Released sessions still serving their streams. */
   readonly #released = new Set<LoopConnection>();
+  readonly #maxRefusals: number;
+  readonly #isRefusal: (err: Error) => boolean;
+  #gaveUp: Error | null = null;
   readonly #abort = new AbortController();
   #running: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -101,6 +118,13 @@ export class ReconnectLoop {
     this.#isAuthFailure = options.isAuthFailure ?? ((err) => err instanceof AgentAuthRejectedError);
     this.#isElsewhere = options.isElsewhere ?? ((err) => err instanceof RelayElsewhereError);
     this.#elsewhereRetries = options.elsewhereRetries ?? 8;
+    this.#maxRefusals = options.maxRefusals ?? 0;
+    this.#isRefusal = options.isRefusal ?? isRelayRefusal;
+  }
+
+  /** The refusal the loop gave up on (after `maxRefusals` identical ones), else null. */
+  get gaveUp(): Error | null {
+    return this.#gaveUp;
   }
 
   /** True between `start()` and the end of `stop()`. */
@@ -150,6 +174,8 @@ export class ReconnectLoop {
     const signal = this.#abort.signal;
     let attempt = 0;
     let authFailures = 0;
+    let refusals = 0;
+    let lastRefusal = '';
     let elsewhere = 0;
     while (!signal.aborted) {
       attempt += 1;
@@ -161,6 +187,10 @@ export class ReconnectLoop {
         if (signal.aborted) return;
         const error = err instanceof Error ? err : new Error(String(err));
         authFailures = this.#isAuthFailure(error) ? authFailures + 1 : 0;
+        const refused = this.#isRefusal(error);
+        const key = refused ? refusalKey(error) : '';
+        refusals = refused && key === lastRefusal ? refusals + 1 : refused ? 1 : 0;
+        lastRefusal = key;
         elsewhere = this.#isElsewhere(error) ? elsewhere + 1 : 0;
         callHook(this.#hooks, 'onDialFailed', this.#logger, attempt, error);
         if (elsewhere > 0 && elsewhere <= this.#elsewhereRetries) {
@@ -172,7 +202,13 @@ export class ReconnectLoop {
           await this.#sleep(delayMs);
           continue;
         }
-        await this.#waitBeforeRetry(attempt, authFailures, error);
+        if (refused && this.#maxRefusals > 0 && refusals >= this.#maxRefusals) {
+          this.#gaveUp = error;
+          this.#logger.error('relay refused the agent; giving up', { ...refusalFields(error), refusals, maxRefusals: this.#maxRefusals });
+          callHook(this.#hooks, 'onGaveUp', this.#logger, error, refusals);
+          return;
+        }
+        await this.#waitBeforeRetry(attempt, authFailures, error, refused ? refusals : 0);
         continue;
       }
       if (signal.aborted) {
@@ -181,6 +217,8 @@ export class ReconnectLoop {
       }
       this.#current = connection;
       authFailures = 0;
+      refusals = 0;
+      lastRefusal = '';
       elsewhere = 0;
       const upAtMs = this.#clock.now();
       callHook(this.#hooks, 'onSessionUp', this.#logger);
@@ -216,9 +254,15 @@ export class ReconnectLoop {
     }
   }
 
-  async #waitBeforeRetry(attempt: number, authFailures: number, cause: Error | undefined): Promise<void> {
+  async #waitBeforeRetry(attempt: number, authFailures: number, cause: Error | undefined, refusals = 0): Promise<void> {
     const delayMs = this.retryDelayMs(attempt, authFailures);
-    this.#logger.info('tunnel connection failed; retrying', { attempt, delayMs, error: cause?.message });
+    if (cause !== undefined && refusals > 0) {
+      // Not transient: said loudly, with what to do about it.
+      const limit = this.#maxRefusals > 0 ? { refusals, maxRefusals: this.#maxRefusals } : { refusals };
+      this.#logger.error('relay refused the agent; retrying', { attempt, delayMs, ...refusalFields(cause), ...limit });
+    } else {
+      this.#logger.info('tunnel connection failed; retrying', { attempt, delayMs, error: cause?.message });
+    }
     callHook(this.#hooks, 'onRetryScheduled', this.#logger, attempt, delayMs);
     await this.#sleep(delayMs);
   }
@@ -236,4 +280,10 @@ export class ReconnectLoop {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** Log fields of a refusal: message, code, status and hint. */
+function refusalFields(err: Error): Record<string, unknown> {
+  const { code, statusCode, hint } = err as { code?: unknown; statusCode?: unknown; hint?: unknown };
+  return { error: err.message, code, status: statusCode, ...(typeof hint === 'string' ? { hint } : {}) };
 }

@@ -145,7 +145,7 @@ function renderStatus(s) {
   text('bytes', fmtBytes(s.bytesIn) + ' / ' + fmtBytes(s.bytesOut));
   text('streams', String(s.activeStreams));
   const err = $('error');
-  err.textContent = s.lastError ? s.lastError.code + ': ' + s.lastError.message : 'none';
+  err.textContent = s.lastError ? s.lastError.code + ': ' + s.lastError.message + (s.lastError.hint ? ' (' + s.lastError.hint + ')' : '') : 'none';
   err.className = 'value mono' + (s.lastError ? ' error' : '');
   err.title = err.textContent;
   tick();

@@ -189,10 +189,12 @@ export class StatusServer {
 
   /** The `/status` JSON right now. */
   snapshot(): StatusServerSnapshot {
+    const status = this.#options.source.status();
     return {
-      ...this.#options.source.status(),
+      ...status,
       relayUrl: this.#relayUrl,
-      visitorUrl: this.#options.visitorUrl ?? null,
+      // --visitor-url wins: the person running the agent knows better than a relay behind a proxy.
+      visitorUrl: this.#options.visitorUrl ?? status.publicUrl ?? null,
       localAddr: this.#options.localAddr,
       recentRequests: this.#options.recorder.size,
       maxBodyBytes: this.#options.recorder.maxBodyBytes,

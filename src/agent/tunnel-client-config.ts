@@ -53,6 +53,11 @@ export interface TunnelClientOptions {
   stabilityThresholdMs?: number;
   /** After this many consecutive 401/403 refusals, every retry waits the maximum delay. */
   authFailureCapAfter?: number;
+  /**
+   * Give up after this many identical refusals in a row (401/403 token, 404
+   * path: they do not fix themselves), calling `onGaveUp`; 0 (default) retries forever.
+   */
+  maxRefusals?: number;
   /** First retry delay (backoff base). */
   backoffInitialMs?: number;
   /** Largest retry delay, before jitter. */
@@ -98,6 +103,7 @@ export interface TunnelClientConfig {
   writeTimeoutMs: number;
   stabilityThresholdMs: number;
   authFailureCapAfter: number;
+  maxRefusals: number;
   backoffInitialMs: number;
   backoffMaxMs: number;
   hostHeader: HostHeaderMode;
@@ -124,6 +130,7 @@ export const DEFAULT_TUNNEL_CLIENT_CONFIG: Readonly<Omit<TunnelClientConfig, 're
   writeTimeoutMs: 10_000,
   stabilityThresholdMs: 5_000,
   authFailureCapAfter: 3,
+  maxRefusals: 0,
   backoffInitialMs: BACKOFF_INITIAL_MS,
   backoffMaxMs: BACKOFF_MAX_MS,
   hostHeader: 'preserve',
@@ -208,6 +215,7 @@ export function resolveTunnelClientConfig(options: TunnelClientOptions): Readonl
     writeTimeoutMs: requireInt('writeTimeoutMs', options.writeTimeoutMs ?? d.writeTimeoutMs, 1),
     stabilityThresholdMs: requireInt('stabilityThresholdMs', options.stabilityThresholdMs ?? d.stabilityThresholdMs, 0),
     authFailureCapAfter: requireInt('authFailureCapAfter', options.authFailureCapAfter ?? d.authFailureCapAfter, 1),
+    maxRefusals: requireInt('maxRefusals', options.maxRefusals ?? d.maxRefusals, 0),
     backoffInitialMs,
     backoffMaxMs,
     hostHeader,

@@ -24,6 +24,12 @@ export interface TunnelClientHooks {
   onDialFailed?(attempt: number, err: Error): unknown;
   /** The next dial waits `delayMs`: the delay actually used, jitter included. */
   onRetryScheduled?(attempt: number, delayMs: number): unknown;
+  /**
+   * The loop gave up after `refusals` identical refusals in a row (`maxRefusals`):
+   * `err` is the last one (`AgentAuthRejectedError`, `AgentEndpointNotFoundError`).
+   * Nothing is dialled after it. Not in the Go client.
+   */
+  onGaveUp?(err: Error, refusals: number): unknown;
   /** The relay opened a stream; `activeStreams` counts it. Not in the Go client. */
   onStreamOpened?(activeStreams: number): unknown;
   /** A stream ended; `activeStreams` no longer counts it. Not in the Go client. */
@@ -69,6 +75,7 @@ export function combineHooks(logger: Logger, ...list: Array<TunnelClientHooks | 
     'onSessionDown',
     'onDialFailed',
     'onRetryScheduled',
+    'onGaveUp',
     'onStreamOpened',
     'onStreamClosed',
     'onRequest',

@@ -9,13 +9,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { AGENT_INSTANCE_HEADER, AGENT_LINK_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
+import { AGENT_INSTANCE_HEADER, AGENT_LINK_HEADER, AGENT_PUBLIC_URL_HEADER, CAPABILITIES_HEADER, INTERIM_RESPONSES_CAPABILITY, parseCapabilities } from '../http/tunnel-headers.js';
 import { toAbortError } from '../shared/abort.js';
 import type { Logger } from '../shared/logger.js';
 import { GoAwayCode, GoAwayError, KeepAliveTimeoutError, MuxProtocolError, Session, type MuxStream } from '../mux/index.js';
 import { dialWebSocket, HandshakeRejectedError, redactUrl, type WebSocketDuplex } from '../transport/index.js';
-import { buildConnectHeaders, buildConnectUrl } from './connect-url.js';
-import { AgentAuthRejectedError, RelayDisconnectedError, RelayElsewhereError, RelayMovedError } from './errors.js';
+import { buildConnectHeaders, buildConnectUrl, TUNNEL_CONNECT_PATH } from './connect-url.js';
+import { AgentAuthRejectedError, AgentEndpointNotFoundError, RelayDisconnectedError, RelayElsewhereError, RelayMovedError } from './errors.js';
 import { LocalForwarder, type LocalStreamOptions } from './local-forwarder.js';
 import { ReconnectLoop, type LoopConnection } from './reconnect-loop.js';
 import { resolveTunnelClientConfig, type TunnelClientConfig, type TunnelClientOptions } from './tunnel-client-config.js';
@@ -64,6 +64,7 @@ export class TunnelClient {
       backoffMaxMs: c.backoffMaxMs,
       stabilityThresholdMs: c.stabilityThresholdMs,
       authFailureCapAfter: c.authFailureCapAfter,
+      maxRefusals: c.maxRefusals,
     });
   }
 
@@ -81,6 +82,16 @@ export class TunnelClient {
     return this.#session === null ? null : this.#relayHeaders;
   }
 
+  /**
+   * The URL visitors reach this agent at, as the relay announced it on the
+   * current session's `101` (`X-Tunnel-Public-Url`, an http(s) URL), or
+   * undefined (not connected, or a relay that does not say: the Go one).
+   */
+  get publicUrl(): string | undefined {
+    const value = this.relayHeaders?.[AGENT_PUBLIC_URL_HEADER.toLowerCase()];
+    return typeof value === 'string' ? parsePublicUrl(value) : undefined;
+  }
+
   /** Round-trip time of the last answered keepalive ping of the current session, in milliseconds. */
   get lastRttMs(): number | undefined {
     return this.#session?.lastRttMs;
@@ -94,6 +105,11 @@ export class TunnelClient {
   /** True once `start()` was called. */
   get isStarted(): boolean {
     return this.#started;
+  }
+
+  /** The refusal the client gave up on after `maxRefusals` identical ones (it dials no more), else null. */
+  get gaveUp(): Error | null {
+    return this.#loop.gaveUp;
   }
 
   /** True once `stop()` was called. */
@@ -169,6 +185,9 @@ export class TunnelClient {
       advance();
       if (err instanceof HandshakeRejectedError && AUTH_REJECTED_STATUSES.has(err.statusCode)) {
         throw new AgentAuthRejectedError(err.statusCode, { cause: err });
+      }
+      if (err instanceof HandshakeRejectedError && err.statusCode === 404) {
+        throw new AgentEndpointNotFoundError(404, url.pathname, TUNNEL_CONNECT_PATH, { cause: err });
       }
       const refusal = err instanceof HandshakeRejectedError && err.statusCode === 503 ? refusalCode(err.body) : undefined;
       if (refusal !== undefined && ELSEWHERE_CODES.has(refusal)) throw new RelayElsewhereError(refusal, { cause: err });
@@ -298,4 +317,14 @@ function refusalCode(body: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Longest public URL taken from the relay, in characters. */
+const MAX_PUBLIC_URL_LENGTH = 2048;
+
+/** `value` as an http(s) URL (normalised, so no control character reaches a terminal), or undefined. */
+function parsePublicUrl(value: string): string | undefined {
+  if (value.length > MAX_PUBLIC_URL_LENGTH || !URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
 }

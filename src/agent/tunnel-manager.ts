@@ -65,6 +65,9 @@ export class TunnelManager extends EventEmitter {
   #bytesIn = 0;
   #bytesOut = 0;
   #activeStreams = 0;
+  #publicUrl: string | undefined;
+  #gaveUp: Error | null = null;
+  #onGaveUp: Array<(err: Error) => void> = [];
   #started = false;
   #stopping: Promise<void> | null = null;
 
@@ -86,7 +89,7 @@ export class TunnelManager extends EventEmitter {
     const factory = createClient ?? ((o: TunnelClientOptions) => new TunnelClient(o));
     this.#createLink = (index) => {
       const link = new LinkTracker(index, this.#clock, () => this.#update());
-      const hooks = combineHooks(this.#logger, link.hooks(), this.#counterHooks(), options.hooks);
+      const hooks = combineHooks(this.#logger, link.hooks(), this.#counterHooks(link), options.hooks);
       link.client = factory({ ...clientOptions, hooks, instanceId, ...(index === 0 ? {} : { linkIndex: index }) });
       return link;
     };
@@ -128,6 +131,16 @@ export class TunnelManager extends EventEmitter {
     return this.#stopping;
   }
 
+  /**
+   * Resolves with the last refusal once a link gave up (after `maxRefusals`
+   * identical ones: a token or path that no retry fixes; every link is then
+   * stopped, the state is `stopped`); stays pending otherwise.
+   */
+  whenGaveUp(): Promise<Error> {
+    if (this.#gaveUp !== null) return Promise.resolve(this.#gaveUp);
+    return new Promise((resolve) => this.#onGaveUp.push(resolve));
+  }
+
   /** The connection and its counters, as plain JSON. */
   status(): ConnectionStatus {
     const lead = this.#lead();
@@ -143,6 +156,7 @@ export class TunnelManager extends EventEmitter {
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       activeStreams: this.#activeStreams,
+      ...(this.#publicUrl === undefined ? {} : { publicUrl: this.#publicUrl }),
       links: this.#links.map((l) => l.status()),
     };
   }
@@ -214,8 +228,18 @@ export class TunnelManager extends EventEmitter {
     });
   }
 
-  #counterHooks(): TunnelClientHooks {
+  #counterHooks(link: LinkTracker): TunnelClientHooks {
     return {
+      onSessionUp: () => {
+        // Kept after the session ends: still where visitors will find the agent once it is back.
+        this.#publicUrl = link.client.publicUrl ?? this.#publicUrl;
+      },
+      onGaveUp: (err) => {
+        // The links share the token and the path: what one was refused, all are.
+        this.#gaveUp ??= err;
+        void this.stop();
+        for (const resolve of this.#onGaveUp.splice(0)) resolve(err);
+      },
       onStreamOpened: () => {
         this.#activeStreams += 1;
       },

@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { TunnelError } from '../shared/errors.js';
+import { describeArgsError, type OptionSpecs } from './option-suggestion.js';
 
 /** Exit codes, documented in `visiona-tunnel --help` and docs/. */
 export const ExitCode = {
@@ -12,6 +13,8 @@ export const ExitCode = {
   Failure: 1,
   /** Bad command line or configuration. */
   Usage: 2,
+  /** The agent gave up: the relay refused it the same way `--max-refusals` times (wrong token, wrong path). */
+  Refused: 3,
 } as const;
 
 /** The process around a command; tests pass their own. */
@@ -56,10 +59,14 @@ export function parseCommandArgs<O extends Options>(
   env: NodeJS.ProcessEnv,
 ): ParsedCommandArgs {
   let parsed;
+  const allOptions = { ...options, help: { type: 'boolean', short: 'h' } } as const;
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: allOptions, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    // Our words (`unknown option --domian (did you mean --domain?)`), not parseArgs' own text.
+    const code = (err as { code?: unknown }).code;
+    const message = describeArgsError(typeof code === 'string' ? code : undefined, args, allOptions as OptionSpecs);
+    throw new UsageError(message ?? (err as Error).message);
   }
   const values: Record<string, string | boolean | undefined> = {};
   // A flag given several times (a repeatable list) reads as one comma-separated list.

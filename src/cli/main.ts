@@ -7,6 +7,7 @@ import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import { ExitCode, type CliContext, UsageError } from './cli-context.js';
 import { createCliLogger, createLineBatcher, LOG_LEVELS, type LogLevel } from './log-sink.js';
 import { packageVersion } from '../shared/package-version.js';
+import { closestName } from './option-suggestion.js';
 
 // Commands are loaded on demand, so `agent` does not load the relay, SQLite,
 // prom-client and jose (about 10 MiB of idle memory), nor `relay` the agent.
@@ -20,7 +21,7 @@ Usage:
   visiona-tunnel token create|list|revoke ...
   visiona-tunnel access set|show AGENT ...
   visiona-tunnel COMMAND --help                details and examples
-  visiona-tunnel --version                     version of the tunnel and of Node
+  visiona-tunnel --version | -v                version of the tunnel and of Node
 
 Settings: flags > environment (VISIONA_TUNNEL_<FLAG>) > config file (--config
 FILE, YAML or TOML; relay and agent) > defaults. Logging:
@@ -32,7 +33,9 @@ Examples:
   T=$(visiona-tunnel token create edge-01 --db relay.db)
   visiona-tunnel relay --config /etc/visiona-tunnel/relay.yaml
 
-Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration.
+Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration
+(an unknown option or command, a bad value), 3 the agent gave up: the relay
+refused it the same way --max-refusals times (wrong token, wrong path).
 `;
 
 /** Error codes that mean the command line or configuration is wrong (exit code 2). */
@@ -73,7 +76,8 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
   const logLines = createLineBatcher((text) => ctx.stderr(text));
   const logger = createCliLogger({
     level: level !== undefined && (LOG_LEVELS as readonly string[]).includes(level) ? level : 'info',
-    format: format === 'json' || format === 'pretty' ? format : ctx.isTty ? 'pretty' : 'json',
+    // The demo is for a person, even when its output goes through a pipe (npm run demo | tee).
+    format: format === 'json' || format === 'pretty' ? format : ctx.isTty || argv[0] === 'demo' ? 'pretty' : 'json',
     write: (line) => logLines.push(line),
   });
   const [command, ...rest] = argv;
@@ -90,6 +94,7 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
       case 'access':
         return await (await import('./commands/access.js')).accessCommand(rest, ctx);
       case '--version':
+      case '-v':
       case '-V':
       case 'version':
         ctx.stdout(versionLine());
@@ -100,8 +105,10 @@ export async function main(argv: string[], context?: Partial<CliContext>): Promi
       case '-h':
         ctx.stdout(MAIN_HELP);
         return command === undefined ? ExitCode.Usage : ExitCode.Ok;
-      default:
-        throw new UsageError(`unknown command: ${command}`);
+      default: {
+        const hint = command.startsWith('-') ? undefined : closestName(command, COMMANDS);
+        throw new UsageError(`unknown ${command.startsWith('-') ? 'option' : 'command'} ${command}${hint === undefined ? '' : ` (did you mean ${hint}?)`}`);
+      }
     }
   } catch (err) {
     if (err instanceof UsageError || (err instanceof TunnelError && USAGE_ERROR_CODES.has(err.code))) {

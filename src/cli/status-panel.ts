@@ -150,6 +150,7 @@ export function renderStatusPanel(
   );
   if (status.lastError !== null) {
     lines.push(line(label('last error'), [`${status.lastError.code}: ${status.lastError.message}`, 'red']));
+    if (status.lastError.hint !== undefined) lines.push(line(label('hint'), [status.lastError.hint, 'yellow']));
   }
   lines.push('');
   const shown = requests.slice(-(options.maxRequests ?? 10)).reverse();
@@ -244,6 +245,7 @@ export class StatusPanel {
           nextRetryAt: s.nextRetryAt === null ? null : new Date(s.nextRetryAt).toISOString(),
           lastPingRttMs: s.lastPingRttMs,
           ...(s.lastError === null ? {} : { lastError: s.lastError.code, lastErrorMessage: s.lastError.message }),
+          ...(s.lastError?.hint === undefined ? {} : { hint: s.lastError.hint }),
         });
       }),
       recorder.subscribe((r) => {
@@ -316,10 +318,11 @@ export class StatusPanel {
 
   #draw(): void {
     const o = this.#o;
+    const current = o.source.status();
     const status: StatusPanelStatus = {
-      ...o.source.status(),
+      ...current,
       relayUrl: o.relayUrl ? redactUrl(o.relayUrl) : null,
-      visitorUrl: o.visitorUrl ?? null,
+      visitorUrl: o.visitorUrl ?? current.publicUrl ?? null,
       localAddr: o.localAddr ?? null,
     };
     const lines = renderStatusPanel(status, o.recorder.list(), {

@@ -8,6 +8,7 @@
  */
 import {
   AGENT_INSTANCE_HEADER,
+  AGENT_PUBLIC_URL_HEADER,
   AGENT_LINK_HEADER,
   AGENT_VERSION_HEADER,
   CAPABILITIES_HEADER,
@@ -70,6 +71,8 @@ export interface AgentGatewayOptions {
   nodeId?: string;
   /** Refuses the instance that lost a fight over an agent's link, while it lasts. */
   conflicts?: InstanceConflicts;
+  /** The URL visitors reach an agent at, sent on its `101` as `X-Tunnel-Public-Url` (none when undefined). */
+  agentPublicUrl?: (agentName: string) => string | undefined;
   logger: Logger;
   clock: Clock;
 }
@@ -108,12 +111,18 @@ export class AgentGateway {
       new WebSocketListener<AgentAuthContext>(server, {
         path: AGENT_CONNECT_PATH,
         authenticate: (req) => this.authenticate(req),
-        upgradeHeaders: () => this.#upgradeHeaders,
+        upgradeHeaders: (_req, context) => this.#upgradeHeadersFor(context),
         onConnection: (duplex, _req, context) => this.#onConnection(duplex, context),
         otherPaths: sharedWithVisitors ? 'ignore' : 'reject',
         logger: this.#logger,
       }),
     );
+  }
+
+  /** The headers of an agent's `101`: ours for every agent, plus its public URL when known. */
+  #upgradeHeadersFor(context: AgentAuthContext): Record<string, string> {
+    const url = this.#options.agentPublicUrl?.(context.agentName);
+    return url === undefined ? this.#upgradeHeaders : { ...this.#upgradeHeaders, [AGENT_PUBLIC_URL_HEADER]: url };
   }
 
   /** True when `req` is for the agent endpoint (so visitor handling must leave it alone). */

@@ -101,6 +101,15 @@ export interface RelayOptions {
   /** Public domain: agents are reached at `<agent>.<baseDomain>` (and at `/a/<agent>/` on any host). */
   baseDomain: string;
   /**
+   * The URL visitors reach an agent at, with `{agent}` for its name
+   * (`https://{agent}.tunnel.example.com/`), sent to each agent on its `101`
+   * as `X-Tunnel-Public-Url` so it can print it. Default: derived from the
+   * public listener (`http(s)://{agent}.<baseDomain>:<port>/`, no port for
+   * 80/443), except behind trusted proxies (`trustProxy` set), where the
+   * listener's port is not the visitors' and nothing is sent unless this is set.
+   */
+  agentPublicUrl?: string;
+  /**
    * The store: an SQLite file (created if missing; `:memory:` for tests), or a
    * `postgres://` / `postgresql://` URL of a PostgreSQL database shared by the
    * nodes of a cluster.
@@ -128,6 +137,8 @@ export interface RelayConfig {
   dashboardCluster: DashboardClusterSource | null;
   processMetrics: boolean;
   baseDomain: string;
+  /** `agentPublicUrl` as given (a template with `{agent}`), or null to derive it from the public listener. */
+  agentPublicUrl: string | null;
   dbPath: string;
   /** Cluster membership, or null for a single relay. */
   cluster: Readonly<ClusterConfig> | null;
@@ -162,6 +173,7 @@ export const ADMIN_SESSION_TTL_BOUNDS_MS = Object.freeze({ min: 60_000, max: 7 *
 /** Defaults of everything but the required `agentListen`, `baseDomain` and `dbPath`. */
 export const DEFAULT_RELAY_CONFIG: Readonly<Omit<RelayConfig, 'agentListen' | 'baseDomain' | 'dbPath'>> = Object.freeze({
   publicListen: null,
+  agentPublicUrl: null,
   cluster: null,
   adminListen: null,
   adminToken: null,
@@ -244,6 +256,38 @@ function resolveCluster(options: ClusterOptions | undefined, dbPath: string): Re
   return resolveClusterConfig(options);
 }
 
+/** An `agentPublicUrl` template: an http(s) URL once `{agent}` is put in, and `{agent}` in it. */
+function resolveAgentPublicUrl(value: unknown): string {
+  const text = requireString('agentPublicUrl', value);
+  if (!text.includes('{agent}')) throw new ConfigError('agentPublicUrl', 'must contain {agent} where the agent name goes', text);
+  let url: URL;
+  try {
+    url = new URL(text.replaceAll('{agent}', 'agent'));
+  } catch {
+    throw new ConfigError('agentPublicUrl', 'must be an absolute http:// or https:// URL', text);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('agentPublicUrl', 'must be an absolute http:// or https:// URL', text);
+  return text;
+}
+
+/**
+ * The public URL of agent `agentName`: `template` with the name put in, or
+ * (no template) `http(s)://<agent>.<baseDomain>[:port]/` from the public
+ * listener's port; undefined when there is no template and the relay is
+ * behind trusted proxies (the listener's port is then not the visitors').
+ */
+export function agentPublicUrlOf(
+  agentName: string,
+  config: Pick<RelayConfig, 'agentPublicUrl' | 'baseDomain' | 'trustProxy' | 'tls'>,
+  publicPort: number,
+): string | undefined {
+  if (config.agentPublicUrl !== null) return config.agentPublicUrl.replaceAll('{agent}', agentName);
+  if (config.trustProxy.length > 0) return undefined;
+  const https = config.tls !== null;
+  const defaultPort = https ? 443 : 80;
+  return `${https ? 'https' : 'http'}://${agentName}.${config.baseDomain}${publicPort === defaultPort ? '' : `:${publicPort}`}/`;
+}
+
 /** Merges `options` over the defaults and validates; throws `ConfigError` naming the field and value. */
 export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig> {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'must be an object', options);
@@ -257,6 +301,7 @@ export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig>
     throw new ConfigError('baseDomain', 'must be a DNS name without port', options.baseDomain);
   }
   const dbPath = requireString('dbPath', options.dbPath);
+  const agentPublicUrl = options.agentPublicUrl === undefined ? null : resolveAgentPublicUrl(options.agentPublicUrl);
 
   if (!Array.isArray(options.trustProxy ?? [])) throw new ConfigError('trustProxy', 'must be a list of addresses', options.trustProxy);
   const trustProxy = Object.freeze([...(options.trustProxy ?? [])]);
@@ -291,6 +336,7 @@ export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig>
     dashboardCluster: options.dashboardCluster ?? null,
     processMetrics: resolveFlag('processMetrics', options.processMetrics),
     baseDomain,
+    agentPublicUrl,
     dbPath,
     cluster: resolveCluster(options.cluster, dbPath),
     limits: resolveLimits(options.limits),

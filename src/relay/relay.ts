@@ -26,7 +26,7 @@ import { VisitorActivity } from './dashboard/visitor-activity.js';
 import { RelayMetrics } from './metrics.js';
 import { PublicIngress } from './public-ingress.js';
 import { answerClientError } from './visitor-client-error.js';
-import { resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
+import { agentPublicUrlOf, resolveRelayConfig, type ListenAddress, type RelayConfig, type RelayOptions } from './relay-config.js';
 import { ClusterDashboardSource } from './cluster/cluster-dashboard-source.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { createRelayStore, PostgresRelayStore, type AccessPolicyStore, type RelayStore, type TokenStore } from './store/index.js';
@@ -103,6 +103,8 @@ export class Relay {
   #dashboard: DashboardServer | null = null;
   #listening: Promise<RelayAddresses> | undefined;
   #addresses: RelayAddresses | undefined;
+  /** Port of the public listener once bound (for the agents' public URLs). */
+  #publicPort: number | undefined;
   #closing: Promise<void> | undefined;
   #draining: { graceMs: number; spreadMs: number; done: Promise<void> } | undefined;
   #resolveClosed!: () => void;
@@ -154,6 +156,7 @@ export class Relay {
       limits,
       proxyTrust: this.config.proxyTrust,
       metrics: this.metrics,
+      agentPublicUrl: (agentName) => (this.#publicPort === undefined ? undefined : agentPublicUrlOf(agentName, this.config, this.#publicPort)),
       logger: logger.child({ component: 'gateway' }),
       clock,
     });
@@ -255,6 +258,7 @@ export class Relay {
     const admin = this.#adminServer === null ? undefined : await bind(this.#adminServer, this.config.adminListen as ListenAddress);
     this.#gateway.startRevocationWatch();
     const tls = this.config.tls !== null;
+    this.#publicPort = Number(pub.slice(pub.lastIndexOf(':') + 1));
     this.#addresses = {
       agent,
       public: pub,

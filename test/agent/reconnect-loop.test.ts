@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { ReconnectLoop, type LoopConnect, type LoopConnection, type ReconnectLoopOptions } from '../../src/agent/reconnect-loop.js';
-import { AgentAuthRejectedError } from '../../src/agent/errors.js';
+import { AgentAuthRejectedError, AgentEndpointNotFoundError } from '../../src/agent/errors.js';
+import { createSinkLogger, type LogRecord } from '../../src/shared/logger.js';
 import type { TunnelClientHooks } from '../../src/agent/tunnel-client-hooks.js';
 import { KeepAliveTimeoutError } from '../../src/mux/index.js';
 import { FakeClock } from '../helpers/mux-fake-clock.js';
@@ -339,5 +340,98 @@ describe('ReconnectLoop', () => {
     await waitFor(() => dials === 3, 'third dial');
     await loop.stop();
     assert.equal(session.closeCalls(), 1, 'the session came up and stop() closed it');
+  });
+
+  describe('refusals that do not fix themselves', () => {
+    const wrongPath = () => new AgentEndpointNotFoundError(404, '/', '/tunnel/connect');
+
+    it('gives up after maxRefusals identical refusals, calling onGaveUp once and dialling no more', async (t) => {
+      const gaveUp: Array<{ err: Error; refusals: number }> = [];
+      const logs: LogRecord[] = [];
+      const { clock, loop } = startLoop(t, () => Promise.reject(new AgentAuthRejectedError(401)), {
+        maxRefusals: 3,
+        hooks: {
+          onGaveUp: (err, refusals) => gaveUp.push({ err, refusals }),
+        },
+        logger: createSinkLogger((r) => logs.push(r)),
+      });
+      await waitFor(() => logs.filter((l) => l.msg === 'relay refused the agent; retrying').length === 1, 'first refusal logged');
+      clock.advance(1000);
+      await waitFor(() => logs.filter((l) => l.msg === 'relay refused the agent; retrying').length === 2, 'second refusal logged');
+      clock.advance(2000);
+      await waitFor(() => gaveUp.length === 1, 'gave up on the third');
+      assert.equal(gaveUp[0]?.refusals, 3, 'after 3 refusals');
+      assert.ok(gaveUp[0]?.err instanceof AgentAuthRejectedError, 'with the last refusal');
+      assert.equal(loop.gaveUp, gaveUp[0]?.err, 'loop.gaveUp is that refusal');
+      const retrying = logs.filter((l) => l.msg === 'relay refused the agent; retrying');
+      assert.ok(retrying.every((l) => l.level === 'error'), 'refusals are logged at error');
+      assert.deepEqual(
+        retrying.map((l) => [l.fields['code'], l.fields['status'], l.fields['refusals'], l.fields['maxRefusals']]),
+        [
+          ['ERR_AGENT_AUTH_REJECTED', 401, 1, 3],
+          ['ERR_AGENT_AUTH_REJECTED', 401, 2, 3],
+        ],
+        'each names code, status and the count',
+      );
+      assert.match(String(retrying[0]?.fields['hint']), /token create/, 'with a hint');
+      const last = logs.find((l) => l.msg === 'relay refused the agent; giving up');
+      assert.equal(last?.level, 'error', 'giving up is logged at error');
+      clock.advance(60_000);
+      await flush();
+      assert.equal(logs.filter((l) => l.msg.startsWith('relay refused')).length, 3, 'no dial after giving up');
+      assert.equal(loop.isRunning, true, 'stop() is still the way to end it');
+    });
+
+    it('counts only identical refusals in a row: another refusal or a session starts the count again', async (t) => {
+      const outcomes: Array<() => Promise<LoopConnection>> = [
+        () => Promise.reject(new AgentAuthRejectedError(401)),
+        () => Promise.reject(wrongPath()),
+        () => Promise.reject(wrongPath()),
+        () => Promise.resolve(controlledConnection().connection),
+      ];
+      let dials = 0;
+      const gaveUp: Error[] = [];
+      const { clock, events } = startLoop(t, () => (outcomes[dials++] ?? outcomes[0]!)(), {
+        maxRefusals: 3,
+        stabilityThresholdMs: 0,
+        hooks: {
+          onDialAttempt: (attempt) => events.push({ hook: 'dial', attempt }),
+          onSessionUp: () => events.push({ hook: 'up' }),
+          onRetryScheduled: (attempt, delayMs) => events.push({ hook: 'retry', attempt, delayMs }),
+          onGaveUp: (err) => gaveUp.push(err),
+        },
+      });
+      for (let i = 1; i <= 3; i++) {
+        await waitFor(() => events.filter((e) => e.hook === 'retry').length === i, `retry ${i}`);
+        clock.advance(60_000);
+      }
+      await waitFor(() => events.some((e) => e.hook === 'up'), 'the session came up: 401, 404, 404 never made 3 identical ones');
+      assert.deepEqual(gaveUp, [], 'never gave up');
+    });
+
+    it('retries forever with maxRefusals 0, still logging each refusal at error', async (t) => {
+      const logs: LogRecord[] = [];
+      const gaveUp: Error[] = [];
+      const { clock } = startLoop(t, () => Promise.reject(wrongPath()), {
+        hooks: { onGaveUp: (err) => gaveUp.push(err) },
+        logger: createSinkLogger((r) => logs.push(r)),
+      });
+      for (let i = 1; i <= 8; i++) {
+        await waitFor(() => logs.filter((l) => l.msg === 'relay refused the agent; retrying').length === i, `refusal ${i} logged`);
+        clock.advance(60_000);
+      }
+      assert.deepEqual(gaveUp, [], 'never gave up');
+      const first = logs.find((l) => l.msg === 'relay refused the agent; retrying');
+      assert.equal(first?.level, 'error', 'at error');
+      assert.equal(first?.fields['hint'], "the relay's tunnel endpoint is /tunnel/connect: dial ws(s)://HOST:PORT/tunnel/connect", 'the hint names the expected path');
+      assert.equal(first?.fields['maxRefusals'], undefined, 'no limit to name');
+    });
+
+    it('keeps other dial failures at info', async (t) => {
+      const logs: LogRecord[] = [];
+      startLoop(t, refuse, { maxRefusals: 1, logger: createSinkLogger((r) => logs.push(r)) });
+      await waitFor(() => logs.some((l) => l.msg === 'tunnel connection failed; retrying'), 'a retry logged');
+      assert.equal(logs.find((l) => l.msg === 'tunnel connection failed; retrying')?.level, 'info', 'a refused TCP connection may fix itself: info');
+    });
   });
 });

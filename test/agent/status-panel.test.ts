@@ -10,6 +10,8 @@ import type { ConnectionStatus } from '../../src/agent/connection-status.js';
 import type { LocalRequestRecord } from '../../src/agent/local-forwarder.js';
 import { RequestRecorder, type RecordedRequest } from '../../src/agent/request-recorder.js';
 import { renderStatusPanel, StatusPanel, type StatusPanelStatus } from '../../src/cli/status-panel.js';
+import { AgentEndpointNotFoundError } from '../../src/agent/errors.js';
+import { describeConnectionError } from '../../src/agent/connection-status.js';
 import { createSinkLogger, type LogRecord } from '../../src/shared/logger.js';
 import { FakeClock } from '../helpers/mux-fake-clock.js';
 
@@ -122,6 +124,16 @@ describe('renderStatusPanel', () => {
     assert.match(text, /ERR_MUX_KEEPALIVE_TIMEOUT: keepalive timed out/, 'last error');
     assert.match(text, /visitor +unknown/, 'unknown visitor URL');
     assert.match(text, /ping +-/, 'no RTT yet');
+  });
+
+  it('shows the hint of a refusal that does not fix itself under the last error', () => {
+    const err = new AgentEndpointNotFoundError(404, '/', '/tunnel/connect');
+    const lines = renderStatusPanel(status({ state: 'connecting', attempt: 2, lastError: describeConnectionError(err) }), [], { width: 200, now: NOW });
+    const at = lines.findIndex((l) => l.includes('last error'));
+    assert.match(lines[at] ?? '', /ERR_AGENT_ENDPOINT_NOT_FOUND: Relay has no tunnel endpoint at this path \(status: 404, path: \/\)/, 'the error');
+    assert.equal(lines[at + 1], "  hint       the relay's tunnel endpoint is /tunnel/connect: dial ws(s)://HOST:PORT/tunnel/connect", 'the hint, on the next line');
+    const plain = renderStatusPanel(status({ lastError: { code: 'ERR_TRANSPORT_CLOSED', message: 'closed' } }), [], { width: 200, now: NOW });
+    assert.ok(!plain.some((l) => l.includes('hint')), 'no hint line for errors without one');
   });
 
   it('lists the last requests newest first, at most maxRequests', () => {

@@ -48,6 +48,23 @@ function record(bytesIn: number, bytesOut: number): LocalRequestRecord {
 }
 
 describe('TunnelManager', () => {
+  it('enters stopped with the refusal as lastError when the client gives up, and resolves whenGaveUp', async () => {
+    const { manager, h } = createManager();
+    const states: string[] = [];
+    manager.subscribe((s) => states.push(s.state));
+    const before = manager.whenGaveUp();
+    h.onDialAttempt(1);
+    const err = new AgentAuthRejectedError(401);
+    h.onDialFailed(1, err);
+    h.onGaveUp(err, 5);
+    assert.equal(await before, err, 'a waiter from before resolves with the refusal');
+    assert.equal(await manager.whenGaveUp(), err, 'a waiter from after too');
+    assert.equal(manager.status().state, 'stopped', 'stopped');
+    assert.equal(manager.status().lastError?.code, 'ERR_AGENT_AUTH_REJECTED', 'lastError is the refusal');
+    assert.equal(manager.status().nextRetryAt, null, 'no retry is due');
+    assert.equal(states.at(-1), 'stopped', 'subscribers saw it');
+  });
+
   it('starts idle, with zero counters and no error', () => {
     const { manager, clock } = createManager();
     assert.deepEqual(
@@ -77,8 +94,13 @@ describe('TunnelManager', () => {
     h.onDialFailed(1, new AgentAuthRejectedError(401));
     assert.deepEqual(
       manager.status().lastError,
-      { message: 'Relay rejected the agent token (status: 401)', code: 'ERR_AGENT_AUTH_REJECTED', statusCode: 401 },
-      'lastError names the auth refusal and its status',
+      {
+        message: 'Relay rejected the agent token (status: 401)',
+        code: 'ERR_AGENT_AUTH_REJECTED',
+        statusCode: 401,
+        hint: 'the token is wrong or revoked: create one on the relay (visiona-tunnel token create NAME) and give it to the agent',
+      },
+      'lastError names the auth refusal, its status and what to do',
     );
     h.onRetryScheduled(1, 1000);
     assert.equal(manager.status().nextRetryAt, clock.now() + 1000, 'nextRetryAt is now + delay');

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { RawHttpConnection } from '../helpers/raw-http-client.js';
 import { startRef, startRefOrigin } from '../helpers/ref-process.js';
+import { interopSkip } from '../helpers/interop-skip.js';
 import { CleanupScope } from '../relay/relay-fixtures.js';
 import {
   CLUSTER_DOMAIN,
@@ -31,7 +32,7 @@ import {
 const AGENT = 'edge-fwd';
 const GO_AGENT = 'edge-go';
 
-describe('Relay cluster: forwarding between nodes', () => {
+describe('Relay cluster: forwarding between nodes', { skip: interopSkip('ref-origin', 'ref-agent') }, () => {
   const scope = new CleanupScope();
   let cluster: ClusterFixture;
   let nodes: NodeProcess[];

@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli } from '../cli/cli-fixtures.js';
 import { startRefOrigin } from '../helpers/ref-process.js';
+import { interopSkip } from '../helpers/interop-skip.js';
 import { adminCall, adminGet, eventually, isAgentState, startCluster, startClusterAgent, visitAgent } from './cluster-fixtures.js';
 
-describe('Relay cluster: the shared store', () => {
+describe('Relay cluster: the shared store', { skip: interopSkip('ref-origin') }, () => {
   it('closes the agent’s session on its node when its token is revoked through another node, or with the CLI', async (t) => {
     const cluster = await startCluster(t);
     const n1 = await cluster.startNode('n1', 51);

@@ -4,7 +4,8 @@
  * with a failure deadline, and kills it on cleanup.
  *
  * The binary is built by `bash scripts/build-interop.sh`; when it is missing,
- * `startGoPeer` throws (tests fail, they do not skip: CI builds it).
+ * `GoPeer.start` throws; test files skip before that with `interopSkip`
+ * (test/helpers/interop-skip.ts), except under VISIONA_REQUIRE_INTEROP=1 (CI).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';

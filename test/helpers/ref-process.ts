@@ -3,7 +3,8 @@
  * `ref-tap` from ../shared/interop/go, built into .interop-bin/ by
  * `bash scripts/build-interop.sh`) from interop tests: JSON-line events
  * parsed and waited for with a deadline, processes stopped (SIGTERM, by
- * PID). A missing binary fails the test with the command that builds it.
+ * PID). A missing binary fails the test with the command that builds it;
+ * test files skip before that with `interopSkip` (test/helpers/interop-skip.ts).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -13,6 +13,7 @@ import { TunnelClient } from '../../src/agent/tunnel-client.js';
 import type { MuxStream } from '../../src/mux/index.js';
 import { HookRecorder, originPattern, startLocalService, waitUntil } from '../agent/agent-fixtures.js';
 import { RefProcess } from '../helpers/ref-process.js';
+import { interopSkip } from '../helpers/interop-skip.js';
 
 const TOKEN = 'slow-visitor-token';
 const TOTAL_BYTES = 1024 * 1024 * 1024;
@@ -59,7 +60,7 @@ function settledBackpressure(state: { produced: number; blocked: boolean }, stre
   };
 }
 
-describe('our agent serving a slow visitor through ref-relay', () => {
+describe('our agent serving a slow visitor through ref-relay', { skip: interopSkip('ref-relay') }, () => {
   it('keeps a 1 GiB download bounded by backpressure while the visitor is paused, and resumes intact', async (t) => {
     const state = { produced: 0, blocked: false, responses: 0 };
     const local = await startLocalService(t, bigDownloadHandler(state));

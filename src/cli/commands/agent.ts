@@ -23,6 +23,7 @@ export const AGENT_HELP = `Usage:
                        (--token-file FILE | VISIONA_TUNNEL_TOKEN=...) [--ca-file FILE]
                        [--host-header preserve|local|VALUE]
                        [--status-listen HOST:PORT] [--visitor-url URL]
+                       [--max-refusals N | --retry-forever]
                        [--spawn 'COMMAND'] [--links auto|N] [--config FILE]
 
 Dials the relay (reconnecting with backoff 1, 2, 4, 8, 16, 30 s and jitter),
@@ -33,7 +34,10 @@ On a terminal, a live panel shows the connection and the last requests;
 otherwise one JSON log line is written per state change and per request.
 --status-listen 127.0.0.1:4040 serves a status page (live requests with their
 headers, replay to the local service) and GET /status; loopback only.
---visitor-url is only displayed (the agent cannot know its public URL).
+Once online it prints 'Forwarding <public URL> -> <local>' (on stdout when
+stderr is not a terminal), with the URL our relay announces for this agent
+(relay --agent-public-url), or --visitor-url, which wins; with a relay that
+announces none (the Go relay) and no --visitor-url, there is no such line.
 
 --spawn 'COMMAND' starts the local service too: it runs COMMAND with a free
 loopback port in PORT (--local is then optional: 127.0.0.1:PORT), opens the
@@ -48,6 +52,11 @@ two when there are two or more --relay URLs or the relay is a cluster node.
 When a draining node asks a link to move, the agent opens the replacement
 first and lets the old session finish its requests (make before break).
 
+A refusal that does not fix itself (401/403: wrong or revoked token; 404: a
+--relay path other than /tunnel/connect) is logged at error with a hint and
+shown in the panel; after --max-refusals (5) identical ones in a row the
+agent exits with code 3, unless --retry-forever.
+
 Settings: flags > VISIONA_TUNNEL_<FLAG> > --config FILE (YAML or TOML, see
 docs/configuration.md) > defaults. The token is never read from --config.
 
@@ -61,6 +70,8 @@ Exit codes:
   0  stopped by SIGINT/SIGTERM (the tunnel closed, the spawned service stopped)
   1  runtime failure (the status listener could not bind ...)
   2  bad command line or configuration (the message names the setting and value)
+  3  gave up: the relay refused the agent --max-refusals times in a row the same
+     way (wrong or revoked token, wrong path); not with --retry-forever
 `;
 
 const OPTIONS = {
@@ -115,6 +126,7 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
     ...(typeof caFile === 'string' ? { ca: readSettingFile('caFile', caFile) } : {}),
     ...tunnelTuningFromSettings(settings),
     links: linksFromSettings(settings),
+    maxRefusals: settings.retryForever ? 0 : settings.maxRefusals,
     ...(typeof values['host-header'] === 'string' ? { hostHeader: values['host-header'] } : {}),
     hooks: recorder.hooks,
     // Bodies are kept only for the status page's replay.
@@ -122,19 +134,52 @@ export async function agentCommand(args: string[], ctx: CliContext, logger: Logg
     logger,
   });
   const stopStatus = await startAgentStatus(manager, recorder, values, ctx, logger);
+  const stopAnnouncing = announceForwarding(manager, values, ctx, logger);
   try {
     // With --spawn, the tunnel opens once the local service accepts connections.
     await service?.start({ signal: ctx.signal }).catch((err: unknown) => {
       if (!ctx.signal.aborted) throw err;
     });
     if (!ctx.signal.aborted) manager.start();
-    await untilAborted(ctx.signal);
+    const gaveUp = await Promise.race([untilAborted(ctx.signal).then(() => null), manager.whenGaveUp()]);
     await manager.stop();
+    if (gaveUp !== null) return ExitCode.Refused;
   } finally {
+    stopAnnouncing();
     await stopStatus();
     await service?.stop();
   }
   return ExitCode.Ok;
+}
+
+/**
+ * Prints `Forwarding <public URL> -> <local>` each time the tunnel comes
+ * online with a URL not printed yet: --visitor-url, else the one the relay
+ * announced (`X-Tunnel-Public-Url`; the Go relay sends none, so then no
+ * line). On a terminal it goes above the panel; elsewhere to stdout (stderr
+ * carries the JSON log, which gets a `forwarding` line too).
+ */
+function announceForwarding(
+  manager: TunnelManager,
+  values: Record<string, string | boolean | undefined>,
+  ctx: CliContext,
+  logger: Logger,
+): () => void {
+  const visitorUrl = typeof values['visitor-url'] === 'string' ? values['visitor-url'] : undefined;
+  const local = values.local as string;
+  let printed: string | undefined;
+  return manager.subscribe((status) => {
+    const url = visitorUrl ?? status.publicUrl;
+    if (status.state !== 'online' || url === undefined || url === printed) return;
+    printed = url;
+    const line = `Forwarding ${url} -> ${local}\n`;
+    if (ctx.isTty) {
+      ctx.stderr(line);
+      return;
+    }
+    ctx.stdout(line);
+    logger.info('forwarding', { publicUrl: url, localAddr: local });
+  });
 }
 
 /**

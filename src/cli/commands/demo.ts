@@ -11,13 +11,16 @@ import { Relay } from '../../relay/index.js';
 import type { Logger } from '../../shared/logger.js';
 import { ExitCode, parseCommandArgs, untilAborted, type CliContext } from '../cli-context.js';
 import { startDemoApp } from '../demo-app.js';
+import { createStartupLogGate } from '../startup-log-gate.js';
 
 export const DEMO_HELP = `Usage:
   visiona-tunnel demo [--listen HOST:PORT]
 
 Starts a relay (default 127.0.0.1 on a free port), a built-in local web app
 (a page, an API at api/info, a WebSocket echo at ws) and an agent for it
-named "demo", with public access. Prints the visitor URL; Ctrl-C stops all.
+named "demo", with public access. Prints the visitor URL first (routine
+start-up log lines are left out; VISIONA_TUNNEL_LOG_LEVEL=debug shows them),
+then logs, readable on a terminal. Ctrl-C stops all.
 
 Examples:
   visiona-tunnel demo
@@ -38,6 +41,11 @@ export async function demoCommand(args: string[], ctx: CliContext, logger: Logge
     ctx.stdout(DEMO_HELP);
     return ExitCode.Ok;
   }
+  // The URL block is the first thing a person sees: start-up info lines are
+  // dropped (warnings and errors still show); VISIONA_TUNNEL_LOG_LEVEL=debug keeps them all.
+  const gate = createStartupLogGate(logger);
+  if (ctx.env.VISIONA_TUNNEL_LOG_LEVEL === 'debug') gate.open();
+  logger = gate.logger;
   const dir = mkdtempSync(join(tmpdir(), 'visiona-tunnel-demo-'));
   const app = await startDemoApp();
   const relay = new Relay({
@@ -84,6 +92,7 @@ export async function demoCommand(args: string[], ctx: CliContext, logger: Logge
           '',
         ].join('\n'),
       );
+      gate.open();
       await untilAborted(ctx.signal);
     }
   } finally {

@@ -64,7 +64,7 @@ const AGENT_FIELDS = [
     key: 'visitorUrl',
     flag: 'visitor-url',
     type: 'url',
-    description: 'The agent\'s public URL, only displayed in the status panel and page (the agent cannot know it).',
+    description: 'The agent\'s public URL, only displayed (the `Forwarding URL -> local` line, the status panel and page); it wins over the URL the relay announces (`X-Tunnel-Public-Url`), which the Go relay never sends.',
   },
   {
     key: 'spawn',
@@ -79,6 +79,22 @@ const AGENT_FIELDS = [
     min: 0,
     default: DEFAULT_SERVICE_STOP_GRACE_MS,
     description: 'On shutdown, how long the spawned service has between SIGTERM and SIGKILL.',
+  },
+  {
+    key: 'maxRefusals',
+    flag: 'max-refusals',
+    type: 'integer',
+    min: 1,
+    default: 5,
+    description:
+      'The agent exits with code 3 after this many identical refusals in a row from the relay (`401`/`403`: wrong or revoked token; `404`: wrong path, not `/tunnel/connect`), which do not fix themselves; a supervisor (systemd) then restarts it with its own policy.',
+  },
+  {
+    key: 'retryForever',
+    flag: 'retry-forever',
+    type: 'boolean',
+    default: false,
+    description: 'Never give up on refusals (`maxRefusals` is ignored): retry them forever, every 30 s after the third.',
   },
   {
     key: 'handshakeTimeoutMs',

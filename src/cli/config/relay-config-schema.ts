@@ -69,6 +69,13 @@ const RELAY_FIELDS = [
     description: 'Base domain: visitors reach agent `edge-01` at `edge-01.DOMAIN` (and at `/a/edge-01/` on any host).',
   },
   {
+    key: 'agentPublicUrl',
+    flag: 'agent-public-url',
+    type: 'string',
+    description:
+      'The URL visitors reach an agent at, `{agent}` standing for its name (`https://{agent}.tunnel.example.com/`); each agent gets it on connecting and prints `Forwarding URL -> local`. Default: `http(s)://{agent}.DOMAIN:PORT/` from the public listener, or nothing behind `trustProxy` (set it there).',
+  },
+  {
     key: 'db',
     flag: 'db',
     type: 'path',

@@ -79,6 +79,7 @@ export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger
     // Process metrics are read only through /metrics on the admin listener; without one, prom-client is not loaded.
     processMetrics: s.adminListen !== undefined,
     baseDomain: s.domain,
+    ...(s.agentPublicUrl === undefined ? {} : { agentPublicUrl: s.agentPublicUrl }),
     dbPath: s.db,
     ...(cluster === undefined ? {} : { cluster }),
     trustProxy: [...s.trustProxy],

@@ -5,6 +5,7 @@
  */
 import { after, before, describe } from 'node:test';
 import { requireRefBinary } from '../../helpers/ref-process.js';
+import { interopSkip, type InteropBinary } from '../../helpers/interop-skip.js';
 import { CleanupScope } from '../../relay/relay-fixtures.js';
 import { cellName, startCell, type CellSpec, type TransparencyCell } from './transparency-cells.js';
 import { expectContinueCases } from './expect-continue-cases.js';
@@ -17,7 +18,8 @@ const CASES: ReadonlyArray<(spec: CellSpec, cellOf: () => TransparencyCell) => v
 
 /** `describe()`s the whole suite against `spec`'s cell. */
 export function defineTransparencySuite(spec: CellSpec): void {
-  describe(`HTTP transparency: ${cellName(spec)}`, () => {
+  const needs: InteropBinary[] = [...(spec.agent === 'go' ? ['ref-agent' as const] : []), ...(spec.relay === 'go' ? ['ref-relay' as const] : [])];
+  describe(`HTTP transparency: ${cellName(spec)}`, { skip: interopSkip(...needs) }, () => {
     const scope = new CleanupScope();
     let cell: TransparencyCell | undefined;
     before(async () => {
