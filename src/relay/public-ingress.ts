@@ -61,6 +61,8 @@ export interface PublicIngressOptions {
 
 /** After a complete exchange, how long the agent gets to send its FIN before the stream is reset. */
 const STREAM_LINGER_MS = 30_000;
+/** After a refused upgrade's response, how long the visitor may keep its side of the connection open. */
+const UPGRADE_REFUSAL_LINGER_MS = 5_000;
 
 /** Messages shown for each access refusal. */
 const ACCESS_MESSAGES: Readonly<Record<VisitorAccessDenialCode, string>> = {
@@ -224,13 +226,24 @@ export class PublicIngress {
     const { account, stream, decision, route } = admitted;
     this.#upgraded.add(socket);
     try {
-      const result = await forwardUpgrade({ req, socket, head, stream, path: admitted.path, headers: this.#forwardHeaders(req, route, decision, true) });
+      const result = await forwardUpgrade({
+        req,
+        socket,
+        head,
+        stream,
+        path: admitted.path,
+        headers: this.#forwardHeaders(req, route, decision, true),
+        clock: this.#o.clock,
+        responseHeaderTimeoutMs: this.#o.limits.responseHeaderTimeoutMs,
+        lingerMs: UPGRADE_REFUSAL_LINGER_MS,
+        ...(decision.setCookie === undefined ? {} : { responseExtraHeaders: ['Set-Cookie', decision.setCookie] }),
+      });
       account.bytesToAgent += result.bytesToAgent;
       account.bytesFromAgent += result.bytesFromAgent;
       this.#record(req, route.agent, startedMs, {
-        status: 101,
-        outcome: result.clean ? 'completed' : 'agent-reset',
-        errorCode: undefined,
+        status: result.status,
+        outcome: result.outcome,
+        errorCode: result.errorCode,
         bytesToAgent: result.bytesToAgent,
         bytesFromAgent: result.bytesFromAgent,
       }, true);
