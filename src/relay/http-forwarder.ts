@@ -98,6 +98,12 @@ const UPSTREAM_TIMEOUT_INFO: TunnelErrorInfo = {
   message: 'The device did not answer in time',
 };
 
+const SWITCH_WITHOUT_UPGRADE_INFO: TunnelErrorInfo = {
+  status: 502,
+  code: 'ERR_RELAY_BAD_GATEWAY',
+  message: 'The device switched protocols on a request that asked for no upgrade',
+};
+
 const SHUTTING_DOWN_INFO: TunnelErrorInfo = {
   status: 503,
   code: 'ERR_RELAY_SHUTTING_DOWN',
@@ -309,7 +315,19 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
       });
     });
 
+    // A 101 to a request that asked for no upgrade: Node's client would drop the connection and never say so.
+    upstream.once('upgrade', (_res: IncomingMessage, agentSide: Socket) => {
+      agentSide.destroy();
+      failure = '101 to a request without an upgrade';
+      fail('bad-gateway', SWITCH_WITHOUT_UPGRADE_INFO);
+    });
+
     upstream.once('response', (upstreamRes: IncomingMessage) => {
+      if (upstreamRes.statusCode === 101) {
+        failure = '101 to a request without an upgrade';
+        fail('bad-gateway', SWITCH_WITHOUT_UPGRADE_INFO);
+        return;
+      }
       responseStarted = true;
       responseHeadersAtMs = clock.now();
       if (headerTimer !== undefined) clock.clearTimeout(headerTimer);
