@@ -86,6 +86,8 @@ export interface HttpExchangeOptions {
   errorHeaders?: Readonly<Record<string, string>>;
   /** Headers added to the agent's response (e.g. a new access cookie). */
   responseExtraHeaders?: Readonly<Record<string, string>>;
+  /** Applied to the agent's response headers after hop-by-hop removal (e.g. drops a `Set-Cookie` of a relay cookie). */
+  filterResponseHeaders?: (rawHeaders: string[]) => string[];
   /** True while the relay shuts down: an exchange that dies before its response is then answered 503. */
   isShuttingDown?: () => boolean;
   /** The agent announced `interim-responses`: 1xx responses may come on the stream and are passed on. */
@@ -334,7 +336,8 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
       headerTimer = undefined;
       touch();
       const status = upstreamRes.statusCode ?? 502;
-      const rawHeaders = removeHopByHopRawHeaders(upstreamRes.rawHeaders);
+      const kept = removeHopByHopRawHeaders(upstreamRes.rawHeaders);
+      const rawHeaders = o.filterResponseHeaders === undefined ? kept : o.filterResponseHeaders(kept);
       for (const [name, value] of Object.entries(o.responseExtraHeaders ?? {})) rawHeaders.push(name, value);
       if (responseWillBeChunked(res, status, req.method, rawHeaders)) rawHeaders.push(...trailerDeclaration(upstreamRes.rawHeaders));
       try {

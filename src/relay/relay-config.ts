@@ -101,6 +101,13 @@ export interface RelayOptions {
   /** Public domain: agents are reached at `<agent>.<baseDomain>` (and at `/a/<agent>/` on any host). */
   baseDomain: string;
   /**
+   * Serve access-controlled (non-public) agents at `/a/<agent>/` too (default
+   * false: only at `<agent>.<baseDomain>`). Path routing puts every agent in
+   * one browser origin, where one agent's pages can read another's responses
+   * with the visitor's credentials; public agents are always path-routed.
+   */
+  allowPathRouting?: boolean;
+  /**
    * The store: an SQLite file (created if missing; `:memory:` for tests), or a
    * `postgres://` / `postgresql://` URL of a PostgreSQL database shared by the
    * nodes of a cluster.
@@ -128,6 +135,7 @@ export interface RelayConfig {
   dashboardCluster: DashboardClusterSource | null;
   processMetrics: boolean;
   baseDomain: string;
+  allowPathRouting: boolean;
   dbPath: string;
   /** Cluster membership, or null for a single relay. */
   cluster: Readonly<ClusterConfig> | null;
@@ -170,6 +178,7 @@ export const DEFAULT_RELAY_CONFIG: Readonly<Omit<RelayConfig, 'agentListen' | 'b
   adminSessionTtlMs: DEFAULT_ADMIN_SESSION_TTL_MS,
   dashboardCluster: null,
   processMetrics: false,
+  allowPathRouting: false,
   limits: DEFAULT_RELAY_LIMITS,
   trustProxy: Object.freeze([]) as readonly string[],
   proxyTrust: createProxyTrust([]),
@@ -291,6 +300,7 @@ export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig>
     dashboardCluster: options.dashboardCluster ?? null,
     processMetrics: resolveFlag('processMetrics', options.processMetrics),
     baseDomain,
+    allowPathRouting: resolveFlag('allowPathRouting', options.allowPathRouting),
     dbPath,
     cluster: resolveCluster(options.cluster, dbPath),
     limits: resolveLimits(options.limits),

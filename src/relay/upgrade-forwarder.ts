@@ -47,7 +47,7 @@ export interface UpgradeForwardOptions {
   lingerMs: number;
   /** Raw headers added to an ordinary (non-101) response, e.g. a new access cookie. */
   responseExtraHeaders?: readonly string[];
-  /** Applied to the headers of an ordinary (non-101) response from the device. */
+  /** Applied to the headers of the device's response (the `101`'s too). */
   filterResponseHeaders?: (rawHeaders: string[]) => string[];
 }
 
@@ -193,7 +193,8 @@ export function forwardUpgrade(o: UpgradeForwardOptions): Promise<UpgradeResult>
       }
       let switchHead: Buffer;
       try {
-        switchHead = formatSwitchingProtocolsHead(res);
+        const rawHeaders = o.filterResponseHeaders === undefined ? res.rawHeaders : o.filterResponseHeaders([...res.rawHeaders]);
+        switchHead = formatSwitchingProtocolsHead({ statusMessage: res.statusMessage, rawHeaders });
       } catch {
         agentSide.destroy();
         refuse('bad-gateway', BAD_UPGRADE_ANSWER);

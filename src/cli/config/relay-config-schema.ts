@@ -69,6 +69,14 @@ const RELAY_FIELDS = [
     description: 'Base domain: visitors reach agent `edge-01` at `edge-01.DOMAIN` (and at `/a/edge-01/` on any host).',
   },
   {
+    key: 'allowPathRouting',
+    flag: 'allow-path-routing',
+    type: 'boolean',
+    default: false,
+    description:
+      'Also serve access-controlled agents at `/a/AGENT/` (public agents always are). Off by default: path routing puts every agent in one browser origin, so a page of one agent could read another agent\'s responses with the visitor\'s access cookie (docs/security.md).',
+  },
+  {
     key: 'db',
     flag: 'db',
     type: 'path',

@@ -77,6 +77,7 @@ export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger
     // Process metrics are read only through /metrics on the admin listener; without one, prom-client is not loaded.
     processMetrics: s.adminListen !== undefined,
     baseDomain: s.domain,
+    allowPathRouting: s.allowPathRouting,
     dbPath: s.db,
     ...(cluster === undefined ? {} : { cluster }),
     trustProxy: [...s.trustProxy],
