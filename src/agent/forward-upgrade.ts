@@ -1,19 +1,35 @@
 /**
  * The upgrade half of the local forwarder: a request the parser saw as an
- * upgrade (WebSocket, h2c, any protocol) gets a new raw TCP connection to the
- * local service, the request head written on it, and then the tunnel stream
- * and that connection piped both ways. A local service that cannot be
- * reached gets a `502` with `X-Tunnel-Error: ERR_AGENT_LOCAL_*` on the stream.
+ * upgrade (WebSocket, h2c, any protocol) gets a new TCP connection to the
+ * local service, and the service's answer is read with Node's HTTP client
+ * before anything is piped. Only a `101` whose `Upgrade` names a protocol
+ * the request offered splices the tunnel stream and that connection both
+ * ways. Any other answer goes back on the stream as an ordinary response
+ * with `Connection: close`, the stream ends after it, and nothing more the
+ * relay sends on it reaches the service: a refused upgrade never leaves a
+ * raw pipe behind. A local service that cannot be reached, or answers with
+ * a `101` that does not match, gets a `502` with `X-Tunnel-Error`.
  */
-import type http from 'node:http';
+import http from 'node:http';
 import net from 'node:net';
-import { isUpgradeRequest, toOriginForm, writeRawResponse } from '../http/index.js';
+import type { Duplex } from 'node:stream';
+import {
+  MAX_TUNNEL_HEAD_BYTES,
+  TUNNEL_ERROR_HEADER,
+  formatSwitchingProtocolsHead,
+  forwardResponseRaw,
+  isAcceptedUpgrade,
+  isUpgradeRequest,
+  requestHasBody,
+  toOriginForm,
+  writeRawResponse,
+} from '../http/index.js';
 import { TunnelError, type TunnelErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { LocalExchange } from './local-exchange.js';
 import type { LocalForwarderConfig } from './local-forwarder-config.js';
 import { localLookup } from './local-lookup.js';
-import { buildRequestHead, rewriteHostHeader } from './local-request-head.js';
+import { rewriteHostHeader } from './local-request-head.js';
 import { LOCAL_ERROR_MESSAGES, classifyLocalError, type LocalServiceError } from './local-service-error.js';
 import { pipeUpgrade } from './local-upgrade-pipe.js';
 
@@ -30,7 +46,22 @@ export interface LocalUpgradeContext {
   finish(ex: LocalExchange, error?: TunnelErrorCode): void;
 }
 
-/** Serves the upgrade `req` (parsed from `ex.stream`; `head` is what followed it) by piping to a new local connection. */
+/** Writes the agent's own error on the stream (which it ends); false when the stream was gone. */
+function answerError(stream: Duplex, status: number, code: TunnelErrorCode, message: string): boolean {
+  return writeRawResponse(stream, {
+    status,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', [TUNNEL_ERROR_HEADER]: code },
+    body: `${message}\n`,
+  });
+}
+
+/** After our answer on a refused upgrade: what the relay still sends is read and dropped, never forwarded. */
+function drainAfterAnswer(stream: Duplex): void {
+  stream.on('data', () => {});
+  stream.resume();
+}
+
+/** Serves the upgrade `req` (parsed from `ex.stream`; `head` is what followed it) through a new local connection. */
 export function forwardUpgrade(ctx: LocalUpgradeContext, ex: LocalExchange, req: http.IncomingMessage, head: Buffer): void {
   const { stream } = ex;
   const { config, logger } = ctx;
@@ -41,9 +72,26 @@ export function forwardUpgrade(ctx: LocalUpgradeContext, ex: LocalExchange, req:
   ex.rawHeaders = req.rawHeaders;
   ex.bodyChunks = null;
   if (!isUpgradeRequest(req.headers)) {
-    logger.debug('parser upgrade without Connection: upgrade; piping raw', { path: ex.path });
+    logger.debug('parser upgrade without Connection: upgrade', { path: ex.path });
   }
-  const requestHead = buildRequestHead(req, rewriteHostHeader(req.rawHeaders, ctx.hostValue, config.localAddr));
+  let answered = false;
+  let switched = false;
+  const refuse = (status: number, code: TunnelErrorCode, message: string): void => {
+    if (ex.done) return;
+    if (answered) {
+      stream.destroy();
+    } else {
+      answered = true;
+      ex.status = status;
+      if (answerError(stream, status, code, message)) drainAfterAnswer(stream);
+    }
+    ctx.finish(ex, code);
+  };
+  if (requestHasBody(req.headers)) {
+    // Bytes past the head would reach the service before anyone knew whether they are a body or a second request.
+    refuse(400, 'ERR_AGENT_BAD_REQUEST', 'Bad Request: an upgrade request cannot carry a body');
+    return;
+  }
   const local = net.connect({
     host: config.localHost,
     port: config.localPort,
@@ -53,35 +101,57 @@ export function forwardUpgrade(ctx: LocalUpgradeContext, ex: LocalExchange, req:
   });
   ex.upgradeSocket = local;
   ctx.watchLocalSocket(ex, local, (err) => local.destroy(err));
-  let connected = false;
-  local.on('error', (err: Error) => {
-    ctx.clearConnectTimer(ex);
-    if (connected || ex.done) return;
-    const code = classifyLocalError(err);
-    logger.warn('local service unreachable for an upgrade', { code, err: err.message });
-    ex.status = 502;
-    writeRawResponse(stream, {
-      status: 502,
-      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Tunnel-Error': code },
-      body: `${LOCAL_ERROR_MESSAGES[code]}\n`,
-    });
-    ctx.finish(ex, code);
-  });
   local.once('connect', () => {
-    connected = true;
+    if (ex.done) local.destroy();
+  });
+  const localReq = http.request({
+    method: ex.method,
+    path: ex.path,
+    headers: rewriteHostHeader(req.rawHeaders, ctx.hostValue, config.localAddr),
+    setHost: false,
+    maxHeaderSize: MAX_TUNNEL_HEAD_BYTES,
+    createConnection: () => local,
+  });
+  const onError = (err: Error): void => {
+    ctx.clearConnectTimer(ex);
+    if (switched || ex.done) return;
+    local.destroy();
+    const code = classifyLocalError(err);
+    logger.warn('local service failed an upgrade', { code, err: err.message });
+    refuse(502, code, LOCAL_ERROR_MESSAGES[code]);
+  };
+  local.on('error', onError);
+  localReq.on('error', onError);
+
+  localReq.once('upgrade', (res: http.IncomingMessage, localSide: Duplex, upgradeHead: Buffer) => {
     if (ex.done) {
-      local.destroy();
+      localSide.destroy();
       return;
     }
-    local.write(requestHead);
+    let switchHead: Buffer | undefined;
+    try {
+      if (isAcceptedUpgrade(req.headers, res)) switchHead = formatSwitchingProtocolsHead(res);
+    } catch {
+      switchHead = undefined;
+    }
+    if (switchHead === undefined) {
+      localSide.destroy();
+      logger.warn('local service answered an upgrade with a 101 that does not match it', { path: ex.path, upgrade: res.headers.upgrade });
+      refuse(502, 'ERR_AGENT_LOCAL_BAD_RESPONSE', LOCAL_ERROR_MESSAGES.ERR_AGENT_LOCAL_BAD_RESPONSE);
+      return;
+    }
+    answered = true;
+    switched = true;
+    ex.status = 101;
+    stream.write(switchHead);
+    if (upgradeHead.length > 0) {
+      ex.bytesOut += upgradeHead.length;
+      stream.write(upgradeHead);
+    }
     if (head.length > 0) {
       ex.bytesIn += head.length;
       local.write(head);
     }
-    local.once('data', (chunk: Buffer) => {
-      const m = /^HTTP\/\d\.\d (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
-      if (m !== null) ex.status = Number(m[1]);
-    });
     pipeUpgrade(stream, local, {
       onBytesIn: (n) => (ex.bytesIn += n),
       onBytesOut: (n) => (ex.bytesOut += n),
@@ -95,4 +165,30 @@ export function forwardUpgrade(ctx: LocalUpgradeContext, ex: LocalExchange, req:
       },
     );
   });
+
+  localReq.once('response', (res: http.IncomingMessage) => {
+    if (ex.done) {
+      local.destroy();
+      return;
+    }
+    if (res.statusCode === 101) {
+      // A 101 without Upgrade/Connection: switching to nothing the request asked for.
+      local.destroy();
+      refuse(502, 'ERR_AGENT_LOCAL_BAD_RESPONSE', LOCAL_ERROR_MESSAGES.ERR_AGENT_LOCAL_BAD_RESPONSE);
+      return;
+    }
+    answered = true;
+    ex.status = res.statusCode ?? 502;
+    void forwardResponseRaw(stream, res, { method: ex.method, onBodyBytes: (n) => (ex.bytesOut += n) }).then((complete) => {
+      // The service's connection carried a refused upgrade: never reused.
+      local.destroy();
+      if (complete) {
+        drainAfterAnswer(stream);
+        ctx.finish(ex);
+      } else {
+        ctx.finish(ex, 'ERR_AGENT_LOCAL_RESET');
+      }
+    });
+  });
+  localReq.end();
 }

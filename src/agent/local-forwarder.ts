@@ -333,6 +333,11 @@ export class LocalForwarder {
     localReq.on('error', (err: Error) => this.#onLocalError(ex, req, res, localReq, err));
     localReq.on('information', (info: http.InformationEvent) => this.#onLocalInterim(ex, req, res, localReq, info));
     localReq.on('response', (localRes: http.IncomingMessage) => this.#onLocalResponse(ex, res, localReq, localRes));
+    // A 101 to a request that asked for no upgrade: Node's client would drop the connection and never say so.
+    localReq.on('upgrade', (_localRes: http.IncomingMessage, socket: Duplex) => {
+      socket.destroy();
+      this.#refuseSwitch(ex, res, localReq);
+    });
     localReq.once('close', () => {
       if (ex.localReq !== localReq || req.complete) return;
       // The local connection is gone before the request body ended (the service answered early
@@ -443,6 +448,18 @@ export class LocalForwarder {
     this.#respondBadGateway(ex, res, code);
   }
 
+  /** The local service switched protocols on an ordinary request: its connection is dropped and the visitor gets a `502`. */
+  #refuseSwitch(ex: LocalExchange, res: http.ServerResponse, localReq: http.ClientRequest): void {
+    if (ex.localReq !== localReq || ex.done) return;
+    localReq.destroy();
+    this.#logger.warn('local service answered 101 to a request without an upgrade', { path: redactUrl(ex.path) });
+    if (res.headersSent) {
+      this.#abortStream(ex, 'ERR_AGENT_LOCAL_BAD_RESPONSE', new Error('101 to a request without an upgrade'));
+      return;
+    }
+    this.#respondBadGateway(ex, res, 'ERR_AGENT_LOCAL_BAD_RESPONSE');
+  }
+
   #respondBadGateway(ex: LocalExchange, res: http.ServerResponse, code: LocalServiceErrorCode): void {
     ex.status = 502;
     const body = `${LOCAL_ERROR_MESSAGES[code]}\n`;
@@ -464,6 +481,10 @@ export class LocalForwarder {
   ): void {
     if (ex.localReq !== localReq || ex.done) {
       localReq.destroy();
+      return;
+    }
+    if (localRes.statusCode === 101) {
+      this.#refuseSwitch(ex, res, localReq);
       return;
     }
     ex.status = localRes.statusCode ?? 502;

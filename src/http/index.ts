@@ -49,3 +49,5 @@ export { requestHasBody } from './request-body.js';
 export { MAX_HTTP_HEAD_BYTES, MAX_TUNNEL_HEAD_BYTES } from './head-limits.js';
 export { expectsContinue, isInterimStatus, writeInterimResponse } from './interim-response.js';
 export { responseWillBeChunked, trailerDeclaration } from './trailer-declaration.js';
+export { formatSwitchingProtocolsHead, isAcceptedUpgrade } from './upgrade-response.js';
+export { forwardResponseRaw, type RawResponseForwardOptions } from './forward-response-raw.js';

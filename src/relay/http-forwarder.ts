@@ -86,6 +86,8 @@ export interface HttpExchangeOptions {
   errorHeaders?: Readonly<Record<string, string>>;
   /** Headers added to the agent's response (e.g. a new access cookie). */
   responseExtraHeaders?: Readonly<Record<string, string>>;
+  /** Applied to the agent's response headers after hop-by-hop removal (e.g. drops a `Set-Cookie` of a relay cookie). */
+  filterResponseHeaders?: (rawHeaders: string[]) => string[];
   /** True while the relay shuts down: an exchange that dies before its response is then answered 503. */
   isShuttingDown?: () => boolean;
   /** The agent announced `interim-responses`: 1xx responses may come on the stream and are passed on. */
@@ -96,6 +98,12 @@ const UPSTREAM_TIMEOUT_INFO: TunnelErrorInfo = {
   status: 504,
   code: 'ERR_RELAY_UPSTREAM_TIMEOUT',
   message: 'The device did not answer in time',
+};
+
+const SWITCH_WITHOUT_UPGRADE_INFO: TunnelErrorInfo = {
+  status: 502,
+  code: 'ERR_RELAY_BAD_GATEWAY',
+  message: 'The device switched protocols on a request that asked for no upgrade',
 };
 
 const SHUTTING_DOWN_INFO: TunnelErrorInfo = {
@@ -309,14 +317,27 @@ export function forwardHttpExchange(o: HttpExchangeOptions): Promise<ExchangeRes
       });
     });
 
+    // A 101 to a request that asked for no upgrade: Node's client would drop the connection and never say so.
+    upstream.once('upgrade', (_res: IncomingMessage, agentSide: Socket) => {
+      agentSide.destroy();
+      failure = '101 to a request without an upgrade';
+      fail('bad-gateway', SWITCH_WITHOUT_UPGRADE_INFO);
+    });
+
     upstream.once('response', (upstreamRes: IncomingMessage) => {
+      if (upstreamRes.statusCode === 101) {
+        failure = '101 to a request without an upgrade';
+        fail('bad-gateway', SWITCH_WITHOUT_UPGRADE_INFO);
+        return;
+      }
       responseStarted = true;
       responseHeadersAtMs = clock.now();
       if (headerTimer !== undefined) clock.clearTimeout(headerTimer);
       headerTimer = undefined;
       touch();
       const status = upstreamRes.statusCode ?? 502;
-      const rawHeaders = removeHopByHopRawHeaders(upstreamRes.rawHeaders);
+      const kept = removeHopByHopRawHeaders(upstreamRes.rawHeaders);
+      const rawHeaders = o.filterResponseHeaders === undefined ? kept : o.filterResponseHeaders(kept);
       for (const [name, value] of Object.entries(o.responseExtraHeaders ?? {})) rawHeaders.push(name, value);
       if (responseWillBeChunked(res, status, req.method, rawHeaders)) rawHeaders.push(...trailerDeclaration(upstreamRes.rawHeaders));
       try {

@@ -24,7 +24,7 @@ import type { MuxStream } from '../mux/index.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { logVisitorRequest, type VisitorRequestRecord } from './access-log.js';
-import { removeQueryParam, stripVisitorCredentials } from './access/index.js';
+import { removeQueryParam, removeRelaySetCookies, stripVisitorCredentials } from './access/index.js';
 import type { VisitorAccessChecker, VisitorAccessDenialCode, VisitorAccessGranted } from './access/index.js';
 import { AgentConnection, type AgentRegistry } from './agent-registry.js';
 import type { RemoteAgentRouter } from './remote-agent-router.js';
@@ -41,6 +41,8 @@ import { sendVisitorError, sendVisitorRedirect, type ExtraHeaders } from './visi
 /** What the ingress needs. */
 export interface PublicIngressOptions {
   baseDomain: string;
+  /** Serve access-controlled agents at `/a/<agent>/` as well (else only public ones; see `RelayOptions.allowPathRouting`). */
+  allowPathRouting: boolean;
   tokens: TokenStore;
   policies: AccessPolicyStore;
   accessChecker: VisitorAccessChecker;
@@ -61,6 +63,8 @@ export interface PublicIngressOptions {
 
 /** After a complete exchange, how long the agent gets to send its FIN before the stream is reset. */
 const STREAM_LINGER_MS = 30_000;
+/** After a refused upgrade's response, how long the visitor may keep its side of the connection open. */
+const UPGRADE_REFUSAL_LINGER_MS = 5_000;
 
 /** Messages shown for each access refusal. */
 const ACCESS_MESSAGES: Readonly<Record<VisitorAccessDenialCode, string>> = {
@@ -202,6 +206,7 @@ export class PublicIngress {
       clock: this.#o.clock,
       errorHeaders: extra,
       responseExtraHeaders: extra,
+      filterResponseHeaders: removeRelaySetCookies,
       isShuttingDown: () => !this.#accepting,
       interimResponses: passesInterimResponses(account),
     });
@@ -224,13 +229,25 @@ export class PublicIngress {
     const { account, stream, decision, route } = admitted;
     this.#upgraded.add(socket);
     try {
-      const result = await forwardUpgrade({ req, socket, head, stream, path: admitted.path, headers: this.#forwardHeaders(req, route, decision, true) });
+      const result = await forwardUpgrade({
+        req,
+        socket,
+        head,
+        stream,
+        path: admitted.path,
+        headers: this.#forwardHeaders(req, route, decision, true),
+        clock: this.#o.clock,
+        responseHeaderTimeoutMs: this.#o.limits.responseHeaderTimeoutMs,
+        lingerMs: UPGRADE_REFUSAL_LINGER_MS,
+        filterResponseHeaders: removeRelaySetCookies,
+        ...(decision.setCookie === undefined ? {} : { responseExtraHeaders: ['Set-Cookie', decision.setCookie] }),
+      });
       account.bytesToAgent += result.bytesToAgent;
       account.bytesFromAgent += result.bytesFromAgent;
       this.#record(req, route.agent, startedMs, {
-        status: 101,
-        outcome: result.clean ? 'completed' : 'agent-reset',
-        errorCode: undefined,
+        status: result.status,
+        outcome: result.outcome,
+        errorCode: result.errorCode,
         bytesToAgent: result.bytesToAgent,
         bytesFromAgent: result.bytesFromAgent,
       }, true);
@@ -247,11 +264,21 @@ export class PublicIngress {
     const policy = this.#o.policies.getPolicy(route.agent);
     if (policy === undefined) return notFound();
     trace.agent = route.agent;
+    if (route.via === 'path' && policy.mode !== 'public' && !this.#o.allowPathRouting) {
+      // One origin for every agent: a page of another agent could read this one's responses with the visitor's cookie.
+      return { kind: 'error', info: { status: 403, code: 'ERR_ROUTE_PATH_ROUTING_DISABLED', message: `This device is served only at ${route.agent}.${this.#o.baseDomain}` } };
+    }
     if (route.redirect !== undefined && !isUpgrade) return { kind: 'redirect', status: 308, location: route.redirect };
 
     const decision = await this.#o.accessChecker.check(
       route.agent,
-      { headers: req.headers, url: req.url ?? '/', method: req.method ?? 'GET', isTls: this.#isTls(req) },
+      {
+        headers: req.headers,
+        url: req.url ?? '/',
+        method: req.method ?? 'GET',
+        isTls: this.#isTls(req),
+        ...(route.via === 'path' ? { cookiePath: `${route.prefix ?? `/a/${route.agent}`}/` } : {}),
+      },
       policy,
     );
     if (!decision.allowed) {

@@ -110,6 +110,13 @@ export interface RelayOptions {
    */
   agentPublicUrl?: string;
   /**
+   * Serve access-controlled (non-public) agents at `/a/<agent>/` too (default
+   * false: only at `<agent>.<baseDomain>`). Path routing puts every agent in
+   * one browser origin, where one agent's pages can read another's responses
+   * with the visitor's credentials; public agents are always path-routed.
+   */
+  allowPathRouting?: boolean;
+  /**
    * The store: an SQLite file (created if missing; `:memory:` for tests), or a
    * `postgres://` / `postgresql://` URL of a PostgreSQL database shared by the
    * nodes of a cluster.
@@ -139,6 +146,7 @@ export interface RelayConfig {
   baseDomain: string;
   /** `agentPublicUrl` as given (a template with `{agent}`), or null to derive it from the public listener. */
   agentPublicUrl: string | null;
+  allowPathRouting: boolean;
   dbPath: string;
   /** Cluster membership, or null for a single relay. */
   cluster: Readonly<ClusterConfig> | null;
@@ -182,6 +190,7 @@ export const DEFAULT_RELAY_CONFIG: Readonly<Omit<RelayConfig, 'agentListen' | 'b
   adminSessionTtlMs: DEFAULT_ADMIN_SESSION_TTL_MS,
   dashboardCluster: null,
   processMetrics: false,
+  allowPathRouting: false,
   limits: DEFAULT_RELAY_LIMITS,
   trustProxy: Object.freeze([]) as readonly string[],
   proxyTrust: createProxyTrust([]),
@@ -230,6 +239,24 @@ function resolveListen(field: string, value: unknown): ListenAddress {
 
 /** Shortest admin token accepted, in characters. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
+/** Least estimated strength of an admin token, in bits (`estimateTokenBits`): a guess per request must be hopeless. */
+export const MIN_ADMIN_TOKEN_BITS = 128;
+
+/**
+ * An upper estimate of a token's strength in bits: its length times log2 of
+ * the alphabet its character classes span (digits 10, lowercase 26,
+ * uppercase 26, `-` `_` 2, anything else 32). A 32-digit hex token scores
+ * about 165, `openssl rand -hex 12` (96 bits) about 124.
+ */
+export function estimateTokenBits(token: string): number {
+  let alphabet = 0;
+  if (/[0-9]/.test(token)) alphabet += 10;
+  if (/[a-z]/.test(token)) alphabet += 26;
+  if (/[A-Z]/.test(token)) alphabet += 26;
+  if (/[-_]/.test(token)) alphabet += 2;
+  if (/[^0-9a-zA-Z_-]/.test(token)) alphabet += 32;
+  return alphabet <= 1 ? 0 : token.length * Math.log2(alphabet);
+}
 
 function resolveAdminToken(value: unknown): Secret | null {
   if (value === undefined) return null;
@@ -238,6 +265,14 @@ function resolveAdminToken(value: unknown): Secret | null {
   const text = value.reveal();
   if (text.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(text)) {
     throw new ConfigError('adminToken', `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces`, `${text.length} characters`);
+  }
+  const bits = estimateTokenBits(text);
+  if (bits < MIN_ADMIN_TOKEN_BITS) {
+    throw new ConfigError(
+      'adminToken',
+      `must carry at least ${MIN_ADMIN_TOKEN_BITS} bits (e.g. \`openssl rand -hex 16\` or 32 random characters)`,
+      `about ${Math.floor(bits)} bits`,
+    );
   }
   return value;
 }
@@ -337,6 +372,7 @@ export function resolveRelayConfig(options: RelayOptions): Readonly<RelayConfig>
     processMetrics: resolveFlag('processMetrics', options.processMetrics),
     baseDomain,
     agentPublicUrl,
+    allowPathRouting: resolveFlag('allowPathRouting', options.allowPathRouting),
     dbPath,
     cluster: resolveCluster(options.cluster, dbPath),
     limits: resolveLimits(options.limits),

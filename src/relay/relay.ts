@@ -162,6 +162,7 @@ export class Relay {
     });
     this.#ingress = new PublicIngress({
       baseDomain: this.config.baseDomain,
+      allowPathRouting: this.config.allowPathRouting,
       tokens: this.tokens,
       policies: this.accessPolicies,
       accessChecker: new VisitorAccessChecker({ clock, logger: logger.child({ component: 'access' }) }),

@@ -49,7 +49,8 @@ describe('Relay public ingress under hostile input', () => {
   const sentinelHeaders: Record<'edge-01' | 'edge-02', Record<string, string>> = { 'edge-01': {}, 'edge-02': {} };
 
   before(async () => {
-    fx = await startRelay(scope);
+    // Path routing allowed: the cross-agent checks below try every agent by Host and by path.
+    fx = await startRelay(scope, { allowPathRouting: true });
     edge01 = await startRecordingService(scope, 'edge-01');
     edge02 = await startRecordingService(scope, 'edge-02');
     await connectAgent(scope, fx, 'edge-01', edge01.addr, await createAgentToken(fx.relay, 'edge-01', { mode: 'public' }));

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { Secret } from '../../src/shared/secret.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { Relay } from '../../src/relay/index.js';
+import { resolveRelayConfig } from '../../src/relay/relay-config.js';
 import { ADMIN_TOKEN, admin, parseMetrics, startAdminRelay } from './admin-fixtures.js';
 import { connectAgent, createAgentToken, startAgent, startOrigin, startRelay, visit, waitFor, waitForRegistration } from './relay-fixtures.js';
 
@@ -76,6 +77,13 @@ describe('Admin API guard', () => {
   it('rejects an admin token that is too short or not a Secret', () => {
     const base = { agentListen: '127.0.0.1:0', baseDomain: 'tunnel.test', dbPath: ':memory:' };
     assert.throws(() => new Relay({ ...base, adminToken: new Secret('short') }), ConfigError, 'short token');
+    // 24 hex digits are 96 bits: long enough by the old rule, too weak by issue 14's.
+    assert.throws(
+      () => new Relay({ ...base, adminToken: new Secret('0123456789abcdef01234567') }),
+      (err: unknown) => err instanceof ConfigError && err.code === 'ERR_CONFIG_INVALID' && /at least 128 bits/.test(err.message) && /about 124 bits/.test(err.message),
+      'a 96-bit token is refused, naming its estimated strength',
+    );
+    assert.doesNotThrow(() => resolveRelayConfig({ ...base, adminToken: new Secret('0123456789abcdef0123456789abcdef') }), 'a 128-bit hex token is accepted');
     assert.throws(
       () => new Relay({ ...base, adminToken: 'a-plain-string-token-0123' as unknown as Secret }),
       (err: unknown) => err instanceof ConfigError && !err.message.includes('a-plain-string-token-0123'),

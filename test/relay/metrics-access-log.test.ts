@@ -57,7 +57,7 @@ describe('Relay access log', () => {
   });
 
   it('never logs ?token=, ?access_token=, Authorization or the agent token', async (t) => {
-    const fx = await startRelay(t);
+    const fx = await startRelay(t, { allowPathRouting: true });
     const origin = await startOrigin(t);
     const agentToken = await createAgentToken(fx.relay, AGENT, { mode: 'jwt', algorithm: 'HS256', secret: JWT_SECRET });
     await connectAgent(t, fx, AGENT, origin.addr, agentToken);

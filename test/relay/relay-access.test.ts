@@ -152,11 +152,16 @@ describe('Relay visitor access control', () => {
     assert.ok(origin.requests.every((r) => !r.url.includes('access_token')), 'no access_token ever reached the origin');
   });
 
-  it('redirects a path-routed ?access_token= link to the same path under /a/<agent>/', async () => {
+  it('refuses a path-routed request to an access-controlled agent with 403 ERR_ROUTE_PATH_ROUTING_DISABLED by default', async () => {
+    const before = origin.requests.length;
     const jwt = await hsToken({ agent: 'edge-jwt' });
     const r = await visit(fx.addresses, `/a/edge-jwt/app/?access_token=${jwt}`);
-    assert.equal(r.status, 303, 'redirect');
-    assert.equal(r.headers.location, '/a/edge-jwt/app/', 'same visitor path without the token');
+    assert.equal(r.status, 403, 'refused');
+    assert.equal(r.headers['x-tunnel-error'], 'ERR_ROUTE_PATH_ROUTING_DISABLED', 'code');
+    assert.equal(r.headers['set-cookie'], undefined, 'no access cookie for a refused path route');
+    assert.equal(origin.requests.length, before, 'nothing forwarded');
+    const pub = await visit(fx.addresses, '/a/edge-public/echo');
+    assert.equal(pub.status, 200, 'a public agent is still path-routed');
   });
 
   it('accepts ?access_token= on a WebSocket upgrade and strips it from the forwarded URL', async () => {

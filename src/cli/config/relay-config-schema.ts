@@ -76,6 +76,14 @@ const RELAY_FIELDS = [
       'The URL visitors reach an agent at, `{agent}` standing for its name (`https://{agent}.tunnel.example.com/`); each agent gets it on connecting and prints `Forwarding URL -> local`. Default: `http(s)://{agent}.DOMAIN:PORT/` from the public listener, or nothing behind `trustProxy` (set it there).',
   },
   {
+    key: 'allowPathRouting',
+    flag: 'allow-path-routing',
+    type: 'boolean',
+    default: false,
+    description:
+      'Also serve access-controlled agents at `/a/AGENT/` (public agents always are). Off by default: path routing puts every agent in one browser origin, so a page of one agent could read another agent\'s responses with the visitor\'s access cookie (docs/security.md).',
+  },
+  {
     key: 'db',
     flag: 'db',
     type: 'path',

@@ -80,6 +80,7 @@ export function relayOptionsFromSettings(settings: RelaySettings, logger: Logger
     processMetrics: s.adminListen !== undefined,
     baseDomain: s.domain,
     ...(s.agentPublicUrl === undefined ? {} : { agentPublicUrl: s.agentPublicUrl }),
+    allowPathRouting: s.allowPathRouting,
     dbPath: s.db,
     ...(cluster === undefined ? {} : { cluster }),
     trustProxy: [...s.trustProxy],

@@ -41,8 +41,12 @@ export type {
 export {
   ACCESS_COOKIE_PREFIX,
   ACCESS_TOKEN_QUERY_PARAM,
+  HOST_COOKIE_PREFIX,
   accessCookieName,
+  accessCookieSetName,
+  isRelayCookieName,
   parseCookieHeader,
+  removeRelaySetCookies,
   removeQueryParam,
 } from './visitor-credentials.js';
 export { stripVisitorCredentials, stripVisitorCredentialsRaw } from './strip-visitor-credentials.js';

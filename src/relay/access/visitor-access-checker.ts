@@ -27,12 +27,14 @@ import type {
   VisitorAccessRequest,
 } from './visitor-access-decision.js';
 import {
-  ACCESS_COOKIE_PREFIX,
+  HOST_COOKIE_PREFIX,
   ACCESS_TOKEN_QUERY_PARAM,
   MAX_CREDENTIAL_LENGTH,
   accessCookieName,
   buildAccessCookie,
   buildClearAccessCookie,
+  cookieValues,
+  isRelayCookieName,
   decodeBasicCredentials,
   getQueryParam,
   isUpgradeRequest,
@@ -97,7 +99,7 @@ export class VisitorAccessChecker {
   async check(agentName: string, request: VisitorAccessRequest, policy: EffectiveAccessPolicy): Promise<VisitorAccessDecision> {
     const cookies = request.cookies ?? parseCookieHeader(headerValue(request.headers.cookie));
     // Path routing puts every agent on one origin: no agent may see another's access cookie, nor its own.
-    const stripCookies = Object.keys(cookies).filter((name) => name.startsWith(ACCESS_COOKIE_PREFIX));
+    const stripCookies = Object.keys(cookies).filter((name) => isRelayCookieName(name));
     const base = { mode: policy.mode, stripHeaders: [] as string[], stripCookies, stripQueryParams: [] as string[] };
 
     switch (policy.mode) {
@@ -165,6 +167,7 @@ export class VisitorAccessChecker {
     base: Omit<VisitorAccessGranted, 'allowed' | 'forwardUrl'>,
   ): Promise<VisitorAccessDecision> {
     const secure = request.isTls === true;
+    const scope = { secure, ...(request.cookiePath === undefined ? {} : { path: request.cookiePath }) };
     const queryToken = getQueryParam(request.url, ACCESS_TOKEN_QUERY_PARAM);
     const stripQueryParams = queryToken === undefined ? [] : [ACCESS_TOKEN_QUERY_PARAM];
     const forwardUrl = queryToken === undefined ? request.url : removeQueryParam(request.url, ACCESS_TOKEN_QUERY_PARAM);
@@ -172,8 +175,16 @@ export class VisitorAccessChecker {
     const candidates: { source: CredentialSource; token: string }[] = [];
     if (queryToken !== undefined && queryToken !== '') candidates.push({ source: 'query', token: queryToken });
     if (auth !== null && auth.scheme === 'bearer') candidates.push({ source: 'header', token: auth.credentials });
-    const cookieToken = cookies[accessCookieName(agentName)];
-    if (cookieToken !== undefined && cookieToken !== '') candidates.push({ source: 'cookie', token: cookieToken });
+    // Every copy: a page on the same origin may have tossed a bad one in front of the good one.
+    const cookieHeader = headerValue(request.headers.cookie);
+    const name = accessCookieName(agentName);
+    const cookieTokens =
+      request.cookies !== undefined
+        ? [cookies[`${HOST_COOKIE_PREFIX}${name}`], cookies[name]]
+        : [...cookieValues(cookieHeader, `${HOST_COOKIE_PREFIX}${name}`), ...cookieValues(cookieHeader, name)];
+    for (const token of cookieTokens) {
+      if (token !== undefined && token !== '') candidates.push({ source: 'cookie', token });
+    }
 
     const challenge = `Bearer realm="${agentName}"`;
     if (candidates.length === 0) return refuse(401, 'ERR_ACCESS_CREDENTIALS_REQUIRED', challenge);
@@ -192,14 +203,15 @@ export class VisitorAccessChecker {
         allowed: true,
         ...base,
         ...(result.principal === undefined ? {} : { principal: result.principal }),
-        stripHeaders: source === 'header' ? ['authorization'] : [],
+        // Every copy of a relay credential goes, not only the one that passed.
+        stripHeaders: source === 'header' || (auth !== null && auth.scheme === 'bearer' && auth.credentials === token) ? ['authorization'] : [],
         stripQueryParams,
         forwardUrl,
       };
       if (source !== 'query') return granted;
       const maxAgeSec =
         result.expiresAtSec === undefined ? undefined : result.expiresAtSec - Math.floor(this.#clock.now() / 1000);
-      const setCookie = buildAccessCookie(agentName, token, { secure, ...(maxAgeSec === undefined ? {} : { maxAgeSec }) });
+      const setCookie = buildAccessCookie(agentName, token, { ...scope, ...(maxAgeSec === undefined ? {} : { maxAgeSec }) });
       const method = (request.method ?? 'GET').toUpperCase();
       const redirectTo =
         (method === 'GET' || method === 'HEAD') && !isUpgradeRequest(request.headers) ? safeRedirectPath(forwardUrl) : undefined;
@@ -209,7 +221,7 @@ export class VisitorAccessChecker {
     this.#logger.debug('visitor token refused', { agentName, code: failure.code });
     return {
       ...refuse(failure.status, failure.code, failure.status === 401 ? `${challenge}, error="invalid_token"` : undefined),
-      ...(cookieFailed ? { setCookie: buildClearAccessCookie(agentName, { secure }) } : {}),
+      ...(cookieFailed ? { setCookie: buildClearAccessCookie(agentName, scope) } : {}),
     };
   }
 

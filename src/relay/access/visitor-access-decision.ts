@@ -48,6 +48,8 @@ export interface VisitorAccessRequest {
   readonly cookies?: Readonly<Record<string, string>>;
   /** The visitor reached the relay over TLS: access cookies get `Secure`. */
   readonly isTls?: boolean;
+  /** The request was path-routed: the access cookie is scoped to this path (`/a/<agent>/`). */
+  readonly cookiePath?: string;
 }
 
 /**

@@ -12,9 +12,57 @@ export const ACCESS_TOKEN_QUERY_PARAM = 'access_token';
 /** Longest credential value considered, in characters; longer ones are treated as malformed. */
 export const MAX_CREDENTIAL_LENGTH = 8192;
 
+/** Prefix a browser accepts only on a `Secure`, `Path=/` cookie without `Domain`, set over TLS: no other origin can toss it. */
+export const HOST_COOKIE_PREFIX = '__Host-';
+
 /** The access cookie name of an agent: `vt_access_<agent>`. */
 export function accessCookieName(agentName: string): string {
   return `${ACCESS_COOKIE_PREFIX}${agentName}`;
+}
+
+/**
+ * True for the name of a relay access cookie, with or without a `__Host-` or
+ * `__Secure-` prefix, in any case (browsers differ on prefix case): such
+ * cookies are the relay's alone, never forwarded and never set by an agent.
+ */
+export function isRelayCookieName(name: string): boolean {
+  const lower = name.trim().toLowerCase();
+  const bare = lower.startsWith('__host-') ? lower.slice(7) : lower.startsWith('__secure-') ? lower.slice(9) : lower;
+  return bare.startsWith(ACCESS_COOKIE_PREFIX);
+}
+
+/** Every value of cookie `name` in a `Cookie` header, in order (a browser sends the most specific path first). */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  if (header === undefined) return [];
+  const out: string[] = [];
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || part.slice(0, eq).trim() !== name) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    out.push(value);
+  }
+  return out;
+}
+
+/**
+ * A copy of a raw response header list without the `Set-Cookie` headers that
+ * name a relay access cookie: an agent must not set, replace or delete the
+ * access cookie of any agent (cookie tossing, session fixation).
+ */
+export function removeRelaySetCookies(rawHeaders: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const value = rawHeaders[i + 1] as string;
+    if (name.toLowerCase() === 'set-cookie') {
+      const eq = value.indexOf('=');
+      const cookieName = eq < 0 ? value.split(';')[0] ?? '' : value.slice(0, eq);
+      if (isRelayCookieName(cookieName)) continue;
+    }
+    out.push(name, value);
+  }
+  return out;
 }
 
 /** Parses a `Cookie` header into name -> value (first occurrence wins; surrounding quotes removed). */
@@ -125,19 +173,35 @@ export interface AccessCookieOptions {
   readonly secure: boolean;
   /** Lifetime in seconds; a session cookie when undefined. */
   readonly maxAgeSec?: number;
+  /**
+   * The path the cookie is scoped to: `/a/<agent>/` for a path-routed
+   * request, so the browser never sends it with another agent's pages.
+   * Undefined under host routing: then `Path=/`, and over TLS the name gets
+   * the `__Host-` prefix, so no sibling subdomain can set or shadow it.
+   */
+  readonly path?: string;
 }
 
-/** A `Set-Cookie` value for the agent's access cookie: HttpOnly, Path=/, SameSite=Lax, Secure over TLS. */
+/** The name the access cookie of `agentName` is set under, for these options. */
+export function accessCookieSetName(agentName: string, options: Pick<AccessCookieOptions, 'secure' | 'path'>): string {
+  const name = accessCookieName(agentName);
+  return options.path === undefined && options.secure ? `${HOST_COOKIE_PREFIX}${name}` : name;
+}
+
+/**
+ * A `Set-Cookie` value for the agent's access cookie: HttpOnly, SameSite=Lax,
+ * Secure over TLS, scoped as `AccessCookieOptions.path` says.
+ */
 export function buildAccessCookie(agentName: string, value: string, options: AccessCookieOptions): string {
-  const parts = [`${accessCookieName(agentName)}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax'];
+  const parts = [`${accessCookieSetName(agentName, options)}=${value}`, `Path=${options.path ?? '/'}`, 'HttpOnly', 'SameSite=Lax'];
   if (options.maxAgeSec !== undefined) parts.push(`Max-Age=${Math.max(0, Math.floor(options.maxAgeSec))}`);
   if (options.secure) parts.push('Secure');
   return parts.join('; ');
 }
 
 /** A `Set-Cookie` value that deletes the agent's access cookie. */
-export function buildClearAccessCookie(agentName: string, options: { secure: boolean }): string {
-  return buildAccessCookie(agentName, '', { secure: options.secure, maxAgeSec: 0 });
+export function buildClearAccessCookie(agentName: string, options: Pick<AccessCookieOptions, 'secure' | 'path'>): string {
+  return buildAccessCookie(agentName, '', { ...options, maxAgeSec: 0 });
 }
 
 /** True when the request asks for a protocol upgrade (WebSocket ...): those are never redirected. */

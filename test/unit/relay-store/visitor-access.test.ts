@@ -6,6 +6,8 @@ import type { CryptoKey, JWTPayload } from 'jose';
 import {
   VisitorAccessChecker,
   checkVisitorAccess,
+  isRelayCookieName,
+  removeRelaySetCookies,
   stripVisitorCredentials,
   stripVisitorCredentialsRaw,
 } from '../../../src/relay/access/index.js';
@@ -424,5 +426,57 @@ describe('checkVisitorAccess (one-shot function)', () => {
     granted(d, 'valid JWT');
     const r = await checkVisitorAccess('cam-1', { headers: {}, url: '/' }, { mode: 'private' });
     refused(r, 401, 'ERR_ACCESS_DENIED', 'private');
+  });
+});
+
+describe('relay access cookies, scoped to one agent (issue 14)', () => {
+  it('scopes the cookie of a path-routed request to /a/<agent>/, and its clear-cookie too', async (t) => {
+    const f = await setup(t);
+    await useHs256(f, 'cam-1');
+    const jwt = await signJwt({ agent: 'cam-1' });
+    const d = granted(await f.check('cam-1', { headers: {}, url: `/a/cam-1/x?access_token=${jwt}`, cookiePath: '/a/cam-1/' }), 'query token');
+    assert.match(d.setCookie ?? '', /^vt_access_cam-1=[^;]+; Path=\/a\/cam-1\/; HttpOnly; SameSite=Lax/, 'cookie scoped to the agent path');
+    const bad = refused(await f.check('cam-1', { headers: { cookie: 'vt_access_cam-1=garbage' }, url: '/a/cam-1/', cookiePath: '/a/cam-1/' }), 401, 'ERR_ACCESS_BAD_CREDENTIALS', 'bad cookie');
+    assert.equal(bad.setCookie, 'vt_access_cam-1=; Path=/a/cam-1/; HttpOnly; SameSite=Lax; Max-Age=0', 'the clear-cookie has the same scope');
+  });
+
+  it('names the cookie __Host-vt_access_<agent> under host routing over TLS, and reads it back', async (t) => {
+    const f = await setup(t);
+    await useHs256(f, 'cam-1');
+    const jwt = await signJwt({ agent: 'cam-1' });
+    const d = granted(await f.check('cam-1', { headers: {}, url: `/x?access_token=${jwt}`, isTls: true }), 'query token over TLS');
+    assert.match(d.setCookie ?? '', /^__Host-vt_access_cam-1=[^;]+; Path=\/; HttpOnly; SameSite=Lax.*; Secure$/, '__Host- prefixed, Secure, Path=/');
+    const back = granted(await f.check('cam-1', { headers: { cookie: `__Host-vt_access_cam-1=${jwt}` }, url: '/y', isTls: true }), '__Host- cookie');
+    assert.deepEqual(back.stripCookies, ['__Host-vt_access_cam-1'], 'the __Host- cookie is stripped before forwarding');
+  });
+
+  it('lets a good cookie through when a tossed bad copy comes first, and never clears it', async (t) => {
+    const f = await setup(t);
+    await useHs256(f, 'cam-1');
+    const jwt = await signJwt({ agent: 'cam-1' });
+    const d = granted(await f.check('cam-1', { headers: { cookie: `vt_access_cam-1=tossed; vt_access_cam-1=${jwt}` }, url: '/' }), 'good copy second');
+    assert.equal(d.setCookie, undefined, 'no clear-cookie while a good copy exists');
+  });
+
+  it('strips the Authorization copy of a token that came in ?access_token= as well', async (t) => {
+    const f = await setup(t);
+    await useHs256(f, 'cam-1');
+    const jwt = await signJwt({ agent: 'cam-1' });
+    const d = granted(await f.check('cam-1', { headers: { authorization: `Bearer ${jwt}` }, url: `/x?access_token=${jwt}`, method: 'POST' }), 'both copies');
+    assert.deepEqual(d.stripHeaders, ['authorization'], 'the header copy is stripped');
+    assert.deepEqual(d.stripQueryParams, ['access_token'], 'the query copy is stripped');
+  });
+
+  it('drops every Set-Cookie of an agent that names a relay cookie, in any spelling', () => {
+    const raw = [
+      'Set-Cookie', 'vt_access_bear=x; Path=/a/bear/',
+      'Set-Cookie', '__Host-vt_access_bear=x; Path=/; Secure',
+      'set-cookie', 'VT_ACCESS_bear=x; Domain=tunnel.test',
+      'Set-Cookie', '__Secure-vt_access_x=1',
+      'Set-Cookie', 'app=1; Path=/',
+      'Content-Type', 'text/plain',
+    ];
+    assert.deepEqual(removeRelaySetCookies(raw), ['Set-Cookie', 'app=1; Path=/', 'Content-Type', 'text/plain'], 'only the app cookie and other headers kept');
+    assert.equal(isRelayCookieName('vt_accessory'), false, 'a lookalike without the prefix is the app’s');
   });
 });

@@ -68,8 +68,14 @@ describe('visitor credential helpers', () => {
   it('builds the access cookie with its attributes', () => {
     assert.equal(
       buildAccessCookie('cam-1', 'v', { secure: true, maxAgeSec: 59.9 }),
-      'vt_access_cam-1=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=59; Secure',
-      'all attributes',
+      '__Host-vt_access_cam-1=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=59; Secure',
+      'all attributes; __Host- over TLS under host routing',
     );
+    assert.equal(
+      buildAccessCookie('cam-1', 'v', { secure: true, path: '/a/cam-1/' }),
+      'vt_access_cam-1=v; Path=/a/cam-1/; HttpOnly; SameSite=Lax; Secure',
+      'scoped to the agent path when path-routed',
+    );
+    assert.equal(buildAccessCookie('cam-1', 'v', { secure: false }), 'vt_access_cam-1=v; Path=/; HttpOnly; SameSite=Lax', 'plain HTTP');
   });
 });
