@@ -132,6 +132,13 @@ export class LinkTracker {
         this.#node = null;
         this.#transition('reconnecting');
       },
+      // Moving: the old session still finishes its streams, but visitors are sent elsewhere already.
+      onSessionReleased: (err) => {
+        if (this.#stopping) return;
+        this.#lastError = describeConnectionError(err);
+        this.#node = null;
+        this.#transition('reconnecting');
+      },
       onDialFailed: (attempt, err) => {
         if (this.#stopping) return;
         this.#attempt = attempt;

@@ -232,7 +232,8 @@ export class ReconnectLoop {
         void connection.closed.then(() => this.#released.delete(connection));
         if (signal.aborted) void connection.close();
       }
-      callHook(this.#hooks, 'onSessionDown', this.#logger, cause);
+      if ('released' in ended) callHook(this.#hooks, 'onSessionReleased', this.#logger, ended.released);
+      else callHook(this.#hooks, 'onSessionDown', this.#logger, cause);
       if (signal.aborted) return;
       if ('released' in ended && this.#clock.now() - upAtMs >= this.#stabilityThresholdMs) {
         attempt = 0;

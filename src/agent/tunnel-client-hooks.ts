@@ -20,6 +20,14 @@ export interface TunnelClientHooks {
    * `MuxProtocolError`); undefined only when our own `stop()` ended it.
    */
   onSessionDown?(err: Error | undefined): unknown;
+  /**
+   * The relay asked this session to move (GoAway normal: its node drains):
+   * the replacement is dialed now, while this session keeps serving its
+   * streams until the relay ends it. `err` is a `RelayMovedError`. That end
+   * is not reported again: the replacement's `onSessionUp` follows. Not in
+   * the Go client.
+   */
+  onSessionReleased?(err: Error): unknown;
   /** A dial failed (refused upgrade, timeout, no answer). */
   onDialFailed?(attempt: number, err: Error): unknown;
   /** The next dial waits `delayMs`: the delay actually used, jitter included. */
@@ -73,6 +81,7 @@ export function combineHooks(logger: Logger, ...list: Array<TunnelClientHooks | 
     'onDialAttempt',
     'onSessionUp',
     'onSessionDown',
+    'onSessionReleased',
     'onDialFailed',
     'onRetryScheduled',
     'onGaveUp',

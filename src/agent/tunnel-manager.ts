@@ -89,7 +89,7 @@ export class TunnelManager extends EventEmitter {
     const factory = createClient ?? ((o: TunnelClientOptions) => new TunnelClient(o));
     this.#createLink = (index) => {
       const link = new LinkTracker(index, this.#clock, () => this.#update());
-      const hooks = combineHooks(this.#logger, link.hooks(), this.#counterHooks(link), options.hooks);
+      const hooks = combineHooks(this.#logger, this.#counterHooks(link), link.hooks(), options.hooks);
       link.client = factory({ ...clientOptions, hooks, instanceId, ...(index === 0 ? {} : { linkIndex: index }) });
       return link;
     };

@@ -41,17 +41,19 @@ function controlledConnection(): { connection: LoopConnection; end(err?: Error):
 function startLoop(t: TestContext, connect: LoopConnect, random = () => 0.5) {
   const clock = new FakeClock();
   const downs: Array<Error | undefined> = [];
+  const released: Error[] = [];
   const retries: number[] = [];
   let dials = 0;
   const hooks: TunnelClientHooks = {
     onDialAttempt: () => (dials += 1),
     onSessionDown: (err) => downs.push(err),
+    onSessionReleased: (err) => released.push(err),
     onRetryScheduled: (_attempt, delayMs) => retries.push(delayMs),
   };
   const loop = new ReconnectLoop({ connect, clock, jitterRatio: 0, random, hooks, stabilityThresholdMs: 0 });
   t.after(() => loop.stop());
   loop.start();
-  return { clock, loop, downs, retries, dials: () => dials };
+  return { clock, loop, downs, released, retries, dials: () => dials };
 }
 
 describe('HA links: the reconnect loop', () => {
@@ -72,12 +74,13 @@ describe('HA links: the reconnect loop', () => {
       sessions.push(c);
       return Promise.resolve(c.connection);
     };
-    const { loop, downs, dials } = startLoop(t, connect);
+    const { loop, downs, released, dials } = startLoop(t, connect);
     await waitFor(() => sessions.length === 1, 'first session');
     sessions[0]?.release();
     await waitFor(() => sessions.length === 2, 'the replacement dialed without any delay (the fake clock never moved)');
     assert.equal(dials(), 2, 'two dials');
-    assert.ok(downs[0] instanceof RelayMovedError, 'the hooks hear that the link moved');
+    assert.ok(released[0] instanceof RelayMovedError, 'the hooks hear that the link moved');
+    assert.deepEqual(downs, [], 'and no session down: the old one still serves');
     assert.equal(sessions[0]?.closeCalls(), 0, 'the old session is not closed by the agent: its streams finish');
     await loop.stop();
     assert.equal(sessions[0]?.closeCalls(), 1, 'stop() closes the released session too');

@@ -75,9 +75,10 @@ describe('Relay: HA links and drains', () => {
     const origin = await startOrigin(t);
     const token = await createAgentToken(fx.relay, 'edge-drain');
     const registered = waitForRegistration(fx.relay, 'edge-drain');
-    const agent = startAgent(t, { relayUrl: fx.addresses.agentUrl, token, localAddr: origin.addr });
+    let moved!: (err: Error) => void;
+    const released = new Promise<Error>((resolve) => (moved = resolve));
+    startAgent(t, { relayUrl: fx.addresses.agentUrl, token, localAddr: origin.addr, hooks: { onSessionReleased: (err) => moved(err) } });
     await registered;
-    const down = agent.nextSessionDown();
 
     const refused = await admin(fx.addresses, 'POST', '/api/drain', { token: 'not-the-admin-token-at-all' });
     assert.equal(refused.status, 401, 'a wrong admin token drains nothing');
@@ -87,7 +88,7 @@ describe('Relay: HA links and drains', () => {
     const res = await admin(fx.addresses, 'POST', '/api/drain', { token: ADMIN_TOKEN });
     assert.equal(res.status, 202, 'accepted');
     assert.deepEqual(res.json, { draining: true, graceMs: 10_000, spreadMs: 0 }, 'a single relay: the close grace, no spread');
-    assert.ok((await down) instanceof RelayMovedError, 'the agent was asked to move (GoAway normal)');
+    assert.ok((await released) instanceof RelayMovedError, 'the agent was asked to move (GoAway normal)');
     await fx.relay.closed;
     assert.equal(fx.relay.registry.size, 0, 'closed with no session left');
   });
