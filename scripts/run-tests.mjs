@@ -4,7 +4,9 @@
 // It first compiles src/ into dist/ (npm run build), because tests that run
 // the `visiona-tunnel` command as a user would go through bin/, which runs
 // dist/. Interop tests need the Go peers: `bash scripts/build-interop.sh`
-// (or scripts/install-system-deps.sh) builds them into .interop-bin/.
+// (or scripts/install-system-deps.sh) builds them into .interop-bin/; without
+// them those tests skip with one line each (VISIONA_REQUIRE_INTEROP=1, as in
+// CI, makes them fail instead).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
