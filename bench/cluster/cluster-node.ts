@@ -33,6 +33,16 @@ export interface NodeSpec {
   workDir: string;
 }
 
+/** A node that exited (or did not listen) at start; `exitCode` 2 is a refused configuration, e.g. a node id whose lease is still current. */
+export class NodeStartError extends Error {
+  readonly exitCode: number | null;
+
+  constructor(nodeId: string, exitCode: number | null, cause: unknown) {
+    super(`relay node ${nodeId} did not start (exit code: ${exitCode})`, { cause });
+    this.exitCode = exitCode;
+  }
+}
+
 /** A running (or killed) node. */
 export class ClusterNode {
   readonly spec: NodeSpec;
@@ -68,11 +78,16 @@ export class ClusterNode {
       env: { ...process.env, VISIONA_TUNNEL_ADMIN_TOKEN: spec.adminToken, VISIONA_TUNNEL_LOG_LEVEL: 'warn', VISIONA_TUNNEL_LOG_FORMAT: 'json' },
       logFile: join(spec.workDir, `${spec.nodeId}.log`),
     });
-    const addresses = await proc.waitForLine((line) => {
-      const e = parseJsonLine(line);
-      return e?.event === 'listening' ? (e as unknown as NodeAddresses) : undefined;
-    }, 30_000);
-    return new ClusterNode(spec, proc, addresses);
+    try {
+      const addresses = await proc.waitForLine((line) => {
+        const e = parseJsonLine(line);
+        return e?.event === 'listening' ? (e as unknown as NodeAddresses) : undefined;
+      }, 30_000);
+      return new ClusterNode(spec, proc, addresses);
+    } catch (err) {
+      await proc.stop(0);
+      throw new NodeStartError(spec.nodeId, await proc.exited, err);
+    }
   }
 
   get nodeId(): string {

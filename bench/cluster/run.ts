@@ -25,8 +25,8 @@ import { nodeFlagsOfCli } from '../cli-node-flags.js';
 import { ManagedProcess, parseJsonLine } from '../e2e/managed-process.js';
 import { buildOurCli } from '../e2e/targets.js';
 import { fmt, pollUntil, visit, type BenchCluster, type ClusterBenchPlan } from './bench-cluster.js';
-import { ClusterNode, type NodeSpec } from './cluster-node.js';
-import { createPublicAgents, TransactionCounter } from './cluster-store.js';
+import { ClusterNode, NodeStartError, type NodeSpec } from './cluster-node.js';
+import { createPublicAgents, insertPublicAgents, TransactionCounter } from './cluster-store.js';
 import { measureIdleAgents, reportIdleAgents, type IdleAgents } from './idle-agents.js';
 import { measureNodeFailover, reportNodeFailover } from './node-failover.js';
 import { measureRevocations, reportRevocations } from './revocation-propagation.js';
@@ -85,8 +85,8 @@ async function main(): Promise<void> {
     const setupStartedMs = Date.now();
     const [visitorAgent] = await createPublicAgents(store, [VISITOR_AGENT]);
     const revocationAgents = await createPublicAgents(store, Array.from({ length: plan.revocations }, (_, i) => `revoke-${i + 1}`));
-    const idleAgents = await createPublicAgents(store, Array.from({ length: plan.idleAgents }, (_, i) => `idle-${String(i + 1).padStart(5, '0')}`));
-    log(`created ${idleAgents.length + revocationAgents.length + 1} agents with tokens and public access in ${fmt((Date.now() - setupStartedMs) / 1000)} s`);
+    const idleAgents = await insertPublicAgents(dbUrl, Array.from({ length: plan.idleAgents }, (_, i) => `idle-${String(i + 1).padStart(5, '0')}`));
+    log(`created ${revocationAgents.length + 1} agents through the store and ${idleAgents.length} in bulk, with tokens and public access, in ${fmt((Date.now() - setupStartedMs) / 1000)} s`);
 
     const secretFile = join(workDir, 'cluster.secret');
     writeFileSync(secretFile, randomBytes(32).toString('base64'), { mode: 0o600 });
@@ -133,8 +133,10 @@ async function main(): Promise<void> {
     log(`(c) kill -9 of ${n3.nodeId} ...`);
     const failover = await measureNodeFailover(cluster, idle, n3, [n1, n2], VISITOR_AGENT, HELLO_BODY);
     await Promise.all(idle.loadGenerators.map((lg) => lg.stop()));
-    nodes[2] = await ClusterNode.start(nodeSpec(2));
-    log(`  ${nodes[2].nodeId} restarted at ${nodes[2].addresses.agent}; idle agents stopped`);
+    const restartStartedMs = Date.now();
+    nodes[2] = await startWhenLeaseFree(nodeSpec(2));
+    const restartWaitMs = Date.now() - restartStartedMs;
+    log(`  ${nodes[2].nodeId} restarted at ${nodes[2].addresses.agent} after ${fmt(restartWaitMs / 1000)} s (its id is refused while its lease is current); idle agents stopped`);
 
     log('(a) visitor traffic: owning node, non-owning node, direct ...');
     const throughput = await measureVisitorThroughput(cluster, VISITOR_AGENT, n1, n2, agentProcess);
@@ -160,6 +162,7 @@ async function main(): Promise<void> {
       '### (c) kill -9 of one node',
       '',
       ...reportNodeFailover(failover),
+      `Restarting the killed node with its node id: accepted ${fmt(restartWaitMs / 1000)} s after the agents were back (a second process with a current lease is refused, exit code 2, until the lease of 10 s runs out).`,
       '',
       '### (d) Revocation across nodes',
       '',
@@ -172,6 +175,19 @@ async function main(): Promise<void> {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => log(`cleanup: ${String(err)}`));
     if (failed || values['keep-logs'] === true) log(`logs kept in ${workDir}`);
     else rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Starts a node whose id may still hold a lease (a node killed a moment ago): retries while the CLI refuses it (exit code 2). */
+async function startWhenLeaseFree(spec: NodeSpec, timeoutMs = 60_000): Promise<ClusterNode> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await ClusterNode.start(spec);
+    } catch (err) {
+      if (Date.now() > deadline || !(err instanceof NodeStartError) || err.exitCode !== 2) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 }
 
