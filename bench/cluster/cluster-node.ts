@@ -112,6 +112,14 @@ export class ClusterNode {
     return Number(m[1]);
   }
 
+  /** Whether this node holds a session of `agent` (its admin view lists a local link). */
+  async holdsAgent(agent: string): Promise<boolean> {
+    const res = await this.admin('GET', `/api/agents/${agent}`);
+    if (res.status !== 200) return false;
+    const view = (await res.json()) as { links?: { local?: boolean }[] };
+    return (view.links ?? []).some((l) => l.local === true);
+  }
+
   /** SIGKILL (a crash, as far as the other nodes and the agents can tell); resolves once it is gone. */
   async kill(): Promise<void> {
     try {

@@ -45,8 +45,12 @@ const { values } = parseArgs({
     agents: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     'keep-logs': { type: 'boolean', default: false },
+    /** Phases to run, of a,b,c,d (c needs b). */
+    phases: { type: 'string', default: 'a,b,c,d' },
   },
 });
+const phases = new Set(values.phases.split(','));
+if (phases.has('c') && !phases.has('b')) throw new Error('--phases: c (kill -9 of a node) needs b (its idle agents)');
 
 const plan: ClusterBenchPlan = values.quick
   ? { quick: true, idleAgents: 300, agentsPerLoadGenerator: 10_000, httpConnections: 50, httpSeconds: 3, httpRounds: 1, downloadBytes: 64 * 1024 ** 2, downloadRounds: 1, settleSeconds: 2, steadySeconds: 5, revocations: 4 }
@@ -117,7 +121,7 @@ async function main(): Promise<void> {
       name: 'agent',
       command: process.execPath,
       args: [...nodeFlags, cli, 'agent', '--relay', n1.addresses.agentUrl, '--relay', n2.addresses.agentUrl, '--local', originAddr],
-      env: { ...process.env, VISIONA_TUNNEL_TOKEN: visitorAgent!.token, VISIONA_TUNNEL_LOG_LEVEL: 'warn' },
+      env: { ...process.env, VISIONA_TUNNEL_TOKEN: visitorAgent!.token, VISIONA_TUNNEL_LOG_LEVEL: 'info' },
       logFile: join(workDir, 'agent.log'),
     });
     cleanups.push(() => agentProcess.stop());
@@ -126,48 +130,48 @@ async function main(): Promise<void> {
       if (!reached) throw new Error(`the visitor agent is not reachable through ${n.nodeId}`);
     }
 
-    log(`(b) ${plan.idleAgents} idle agents ...`);
-    const idle: IdleAgents = await measureIdleAgents(cluster, idleAgents, rss0);
-    cleanups.push(() => Promise.all(idle.loadGenerators.map((lg) => lg.stop())));
-
-    log(`(c) kill -9 of ${n3.nodeId} ...`);
-    const failover = await measureNodeFailover(cluster, idle, n3, [n1, n2], VISITOR_AGENT, HELLO_BODY);
-    await Promise.all(idle.loadGenerators.map((lg) => lg.stop()));
-    const restartStartedMs = Date.now();
-    nodes[2] = await startWhenLeaseFree(nodeSpec(2));
-    const restartWaitMs = Date.now() - restartStartedMs;
-    log(`  ${nodes[2].nodeId} restarted at ${nodes[2].addresses.agent} after ${fmt(restartWaitMs / 1000)} s (its id is refused while its lease is current); idle agents stopped`);
-
-    log('(a) visitor traffic: owning node, non-owning node, direct ...');
-    const throughput = await measureVisitorThroughput(cluster, VISITOR_AGENT, n1, n2, agentProcess);
-
-    log(`(d) ${plan.revocations} revocations ...`);
-    const revocations = await measureRevocations(cluster, revocationAgents);
+    const sections: string[] = [];
+    if (phases.has('b')) {
+      log(`(b) ${plan.idleAgents} idle agents ...`);
+      const idle: IdleAgents = await measureIdleAgents(cluster, idleAgents, rss0);
+      cleanups.push(() => Promise.all(idle.loadGenerators.map((lg) => lg.stop())));
+      sections.push('### (b) Idle agents over the cluster', '', ...reportIdleAgents(idle, plan, SINGLE_NODE_KIB_PER_AGENT), '');
+      if (phases.has('c')) {
+        log(`(c) kill -9 of ${n3.nodeId} ...`);
+        const failover = await measureNodeFailover(cluster, idle, n3, [n1, n2], VISITOR_AGENT, HELLO_BODY);
+        await Promise.all(idle.loadGenerators.map((lg) => lg.stop()));
+        const restartStartedMs = Date.now();
+        nodes[2] = await startWhenLeaseFree(nodeSpec(2));
+        const restartWaitMs = Date.now() - restartStartedMs;
+        log(`  ${nodes[2].nodeId} restarted at ${nodes[2].addresses.agent} after ${fmt(restartWaitMs / 1000)} s (its id is refused while its lease is current); idle agents stopped`);
+        sections.push(
+          '### (c) kill -9 of one node',
+          '',
+          ...reportNodeFailover(failover),
+          `Restarting the killed node with its node id: accepted ${fmt(restartWaitMs / 1000)} s after the agents were back (a second process with a current lease is refused, exit code 2, until the lease of 10 s runs out).`,
+          '',
+        );
+      }
+      await Promise.all(idle.loadGenerators.map((lg) => lg.stop()));
+    }
+    if (phases.has('a')) {
+      log('(a) visitor traffic: owning node, non-owning node, direct ...');
+      const throughput = await measureVisitorThroughput(cluster, VISITOR_AGENT, n1, n2, agentProcess);
+      sections.unshift('### (a) Visitor traffic: owning node vs non-owning node (one peer hop) vs direct', '', ...reportVisitorThroughput(throughput, plan), '');
+    }
+    if (phases.has('d')) {
+      log(`(d) ${plan.revocations} revocations ...`);
+      sections.push('### (d) Revocation across nodes', '', ...reportRevocations(await measureRevocations(cluster, revocationAgents)), '');
+    }
 
     const out = [
       `## bench:cluster${plan.quick ? ' --quick' : ''} (3 nodes, one PostgreSQL; ${fmt((Date.now() - runStartedMs) / 1000)} s)`,
       '',
       machineDescription(),
       `- load average at start: ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
-      `- nodes: our CLI compiled (node ${nodeFlags.join(' ')}), ${NODE_HOSTS.join(', ')}, agents and visitors on 127.0.0.x, PostgreSQL ${(await pg.query<{ v: string }>('postgres', 'SHOW server_version'))[0]?.v ?? '?'} (fsync off, on the same 2 cores)`,
+      `- nodes: our CLI compiled (node ${nodeFlags.join(' ')}), ${NODE_HOSTS.join(', ')}, agents and visitors on 127.0.0.x, PostgreSQL ${(await pg.query<{ server_version: string }>('postgres', 'SHOW server_version'))[0]?.server_version ?? '?'} (fsync off, on the same 2 cores)`,
       '',
-      '### (a) Visitor traffic: owning node vs non-owning node (one peer hop) vs direct',
-      '',
-      ...reportVisitorThroughput(throughput, plan),
-      '',
-      '### (b) Idle agents over the cluster',
-      '',
-      ...reportIdleAgents(idle, plan, SINGLE_NODE_KIB_PER_AGENT),
-      '',
-      '### (c) kill -9 of one node',
-      '',
-      ...reportNodeFailover(failover),
-      `Restarting the killed node with its node id: accepted ${fmt(restartWaitMs / 1000)} s after the agents were back (a second process with a current lease is refused, exit code 2, until the lease of 10 s runs out).`,
-      '',
-      '### (d) Revocation across nodes',
-      '',
-      ...reportRevocations(revocations),
-      '',
+      ...sections,
     ];
     process.stdout.write(out.join('\n'));
     failed = false;

@@ -50,6 +50,17 @@ export async function measureVisitorThroughput(
   const gets: Record<PathName, GetRun[]> = { direct: [], owning: [], 'non-owning': [] };
   const downloads: Record<PathName, number[]> = { direct: [], owning: [], 'non-owning': [] };
   let generator = 'wrk';
+  if (!(await owner.holdsAgent(agentName))) {
+    const views = await Promise.all(cluster.nodes.map(async (n) => `${n.nodeId}: ${await (await n.admin('GET', `/api/agents/${agentName}`)).text()}`));
+    throw new Error(`${owner.nodeId} does not hold ${agentName}'s session; the nodes' views: ${views.join('; ')}`);
+  }
+  if (await other.holdsAgent(agentName)) throw new Error(`${other.nodeId} holds a session of ${agentName} too`);
+  // Warm-up (JIT, buffers, the peer link), not measured.
+  for (const path of PATHS) {
+    const { url, host } = target(path);
+    await runHttpLoad({ url: `${url}/hello`, host, connections: plan.httpConnections, durationMs: 1000, expectStatus: 200, expectBodyBytes: HELLO_BODY.length });
+    await download(`${url}/bytes?n=${16 * 1024 ** 2}`, host, 16 * 1024 ** 2);
+  }
   for (let round = 0; round < plan.httpRounds; round++) {
     for (const path of rotate(PATHS, round)) {
       const { url, host } = target(path);
