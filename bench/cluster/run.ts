@@ -116,12 +116,13 @@ async function main(): Promise<void> {
     const cluster: BenchCluster = { plan, nodes, store, transactions, domain: DOMAIN, originAddr, workDir, log };
     const [n1, n2, n3] = nodes as [ClusterNode, ClusterNode, ClusterNode];
 
-    // The visitor agent: a real `visiona-tunnel agent` on n1 (n2 as its second relay), in front of the origin.
+    // The visitor agent: a real `visiona-tunnel agent` on n1 alone (one --relay, so one session: an agent
+    // given several holds HA links on several nodes), in front of the origin.
     const agentProcess = ManagedProcess.start({
       name: 'agent',
       command: process.execPath,
-      args: [...nodeFlags, cli, 'agent', '--relay', n1.addresses.agentUrl, '--relay', n2.addresses.agentUrl, '--local', originAddr],
-      env: { ...process.env, VISIONA_TUNNEL_TOKEN: visitorAgent!.token, VISIONA_TUNNEL_LOG_LEVEL: 'info' },
+      args: [...nodeFlags, cli, 'agent', '--relay', n1.addresses.agentUrl, '--local', originAddr],
+      env: { ...process.env, VISIONA_TUNNEL_TOKEN: visitorAgent!.token, VISIONA_TUNNEL_LOG_LEVEL: 'warn' },
       logFile: join(workDir, 'agent.log'),
     });
     cleanups.push(() => agentProcess.stop());
