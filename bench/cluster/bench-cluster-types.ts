@@ -28,6 +28,7 @@ export interface ClusterLoadGeneratorSettings {
 export type ClusterLoadGeneratorCommand =
   | { id: number; op: 'connectAll'; timeoutMs: number }
   | { id: number; op: 'status' }
+  | { id: number; op: 'agentsOn'; relayUrl: string }
   | { id: number; op: 'mark' }
   | { id: number; op: 'exit' };
 

@@ -130,6 +130,8 @@ serveCommands<ClusterLoadGeneratorCommand>(async (command) => {
     }
     case 'status':
       return { status: status() };
+    case 'agentsOn':
+      return { names: agents.filter((_, i) => isUp[i] === 1 && dialledRelay[i] === command.relayUrl).map((a) => a.name) };
     case 'mark':
       markAtMs = Date.now();
       dialsSinceMark = 0;

@@ -46,7 +46,7 @@ export interface NodeFailover {
 
 /** Kills `victim` and measures until all of its agents are reachable through `survivors`. */
 export async function measureNodeFailover(cluster: BenchCluster, idle: IdleAgents, victim: ClusterNode, survivors: readonly ClusterNode[], visitorAgentName: string, expectedBody: string): Promise<NodeFailover> {
-  const victimNames = idle.specs.filter((s) => s.relayUrls[0] === victim.addresses.agentUrl).map((s) => s.name);
+  const victimNames = (await Promise.all(idle.loadGenerators.map(async (lg) => (await lg.request({ op: 'agentsOn', relayUrl: victim.addresses.agentUrl })).names as string[]))).flat();
   const loops = survivors.map((n) => ({ via: n.nodeId, loop: new VisitorLoop(`http://${n.addresses.public}/a/${visitorAgentName}/hello`, expectedBody) }));
   for (const { loop } of loops) loop.start();
   await new Promise((resolve) => setTimeout(resolve, 1000));
