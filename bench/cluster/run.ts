@@ -69,6 +69,16 @@ async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'vt-bench-cluster-'));
   const cleanups: Array<() => Promise<unknown>> = [];
   let failed = true;
+  // Interrupted: still stop the nodes, the load generators and PostgreSQL.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`bench:cluster: ${signal}, stopping everything it started`);
+      void (async () => {
+        for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+        process.exit(130);
+      })();
+    });
+  }
   try {
     let cli = join(REPO_ROOT, 'bin', 'visiona-tunnel.js');
     if (values['no-build'] !== true) {
