@@ -77,7 +77,6 @@ Exit codes:
 const OPTIONS = {
   ...flagOptionsOf(AGENT_CONFIG_SCHEMA),
   ...CONFIG_FLAG_OPTION,
-  relay: { type: 'string' },
   local: { type: 'string' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
