@@ -182,10 +182,15 @@ function loadCells(r: LoadResult): { rps: Measured; p50: Measured; p99: Measured
 }
 
 function cpuPer1k(p: ManagedProcess | undefined, beforeMs: number | undefined, requests: number): Measured | undefined {
+  return cpuPer(p, beforeMs, Math.max(1, requests) / 1000);
+}
+
+/** CPU time of `p` since `beforeMs`, divided by `units`. */
+function cpuPer(p: ManagedProcess | undefined, beforeMs: number | undefined, units: number): Measured | undefined {
   if (p === undefined || beforeMs === undefined) return undefined;
   const after = p.sample();
   if (after === undefined) return { fail: `${p.name} exited` };
-  return { value: ((after.cpuMs - beforeMs) * 1000) / Math.max(1, requests) };
+  return { value: (after.cpuMs - beforeMs) / units };
 }
 
 type Put = (id: MetricId, m: Measured | undefined) => void;
@@ -233,7 +238,22 @@ async function runWorkload(target: Target, w: Workload, plan: Plan, cold: boolea
     case 'download':
       log(`  ${t}: download${tag}`);
       if (warm) await measureDownload(endpoint, 64 * MIB, plan.transferTimeoutMs);
-      put(cold ? 'downloadCold' : 'download', await measureDownload(endpoint, plan.downloadBytes, plan.transferTimeoutMs));
+      if (cold) {
+        put('downloadCold', await measureDownload(endpoint, plan.downloadBytes, plan.transferTimeoutMs));
+        return;
+      }
+      {
+        // CPU per GiB: steadier than MiB/s on a shared machine.
+        const relayBefore = target.relay?.sample()?.cpuMs;
+        const agentBefore = target.agent?.sample()?.cpuMs;
+        const m = await measureDownload(endpoint, plan.downloadBytes, plan.transferTimeoutMs);
+        put('download', m);
+        if ('value' in m) {
+          const gib = plan.downloadBytes / 1024 ** 3;
+          put('relayCpuPerGiBDownload', cpuPer(target.relay, relayBefore, gib));
+          put('agentCpuPerGiBDownload', cpuPer(target.agent, agentBefore, gib));
+        }
+      }
       return;
     case 'upload':
       log(`  ${t}: upload${tag}`);
