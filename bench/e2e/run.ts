@@ -13,7 +13,7 @@
  * our package imported by a plain Node process (bench/e2e/library-host.mjs).
  * Each row is measured cold (the workload first thing after a fresh start,
  * no warm-up) and warm.
- * --quick: tiny sizes and one-second runs, to check the harness in CI (< 60 s).
+ * --quick: tiny sizes and half-second runs, to check the harness in CI (about a minute; more on a busy machine).
  * --profile: our relay and agent run with `node --cpu-prof` (files in bench/profiles/e2e/).
  * --baseline=REF: also runs our CLI as of git REF (column "ours (baseline)"), for A/B in one run.
  * Exit code 1 when any answer was wrong or a target could not start.
