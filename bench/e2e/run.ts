@@ -276,56 +276,111 @@ async function runWorkload(target: Target, w: Workload, plan: Plan, cold: boolea
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Measures one system: the cold pass (each workload as the first thing after
- * a start; in quick mode all of them in turn after one start), then the warm
- * pass (warm-up GETs, each transfer run once smaller before it is measured),
- * RSS right after the load and `afterLoadS` later. `direct` has no cold pass.
+ * One round over `order`, interleaved by workload so that every column of a
+ * row is measured within a short time of the others (a shared machine's load
+ * drifts over minutes):
+ *
+ * - cold pass: for each workload, each system in turn is started fresh, runs
+ *   that workload first thing (no warm-up), and is stopped; in quick mode all
+ *   systems are started once and run every workload cold in turn;
+ * - warm pass: every system started (idle RSS read once all serve), then for
+ *   each workload each system in turn, after its warm-ups (GETs before the
+ *   first GET row, each transfer once smaller before it is measured); RSS
+ *   right after the load and `afterLoadS` later, all systems alike.
+ *
+ * `direct` has no cold pass. A system that fails to start is left out of the
+ * rest of the round, with the reason in `failures`.
  */
-async function measureTarget(start: () => Promise<Target>, name: TargetName, plan: Plan, only: readonly Workload[], results: Results, forceNode: boolean, log: (s: string) => void): Promise<void> {
-  const put: Put = (id, m) => {
-    if (m !== undefined) record(results, name, id, m);
+async function measureRound(
+  order: readonly TargetName[],
+  start: (name: TargetName) => Promise<Target>,
+  plan: Plan,
+  only: readonly Workload[],
+  results: Results,
+  failures: string[],
+  forceNode: boolean,
+  log: (s: string) => void,
+): Promise<void> {
+  const putFor =
+    (name: TargetName): Put =>
+    (id, m) => {
+      if (m !== undefined) record(results, name, id, m);
+    };
+  const failed = new Set<TargetName>();
+  const fail = (name: TargetName, err: unknown): void => {
+    const message = err instanceof Error ? err.message : String(err);
+    failures.push(`${TARGET_LABELS[name]}: ${message}`);
+    log(`  ${name} failed: ${message}`);
+    failed.add(name);
   };
-  const idle = (p: ManagedProcess | undefined): number | undefined => p?.sample()?.rssBytes;
-  const withTarget = async (body: (t: Target) => Promise<void>): Promise<void> => {
-    const target = await start();
+  const startAll = async (names: readonly TargetName[]): Promise<Target[]> => {
+    const started: Target[] = [];
+    for (const name of names) {
+      if (failed.has(name)) continue;
+      try {
+        started.push(await start(name));
+      } catch (err) {
+        fail(name, err);
+      }
+    }
+    await sleep(plan.settleMs);
+    return started;
+  };
+  const stopAll = async (targets: readonly Target[]): Promise<void> => {
+    for (const t of targets) await t.stop();
+  };
+  const run = async (t: Target, w: Workload, cold: boolean): Promise<void> => {
+    if (failed.has(t.name)) return;
     try {
-      await sleep(plan.settleMs);
-      await body(target);
-    } finally {
-      await target.stop();
+      await runWorkload(t, w, plan, cold, putFor(t.name), forceNode, log);
+    } catch (err) {
+      fail(t.name, err);
     }
   };
-  const hasCold = name !== 'direct';
-  const warmPass = async (target: Target): Promise<void> => {
-    if (plan.warmupMs > 0 && (only.includes('get1') || only.includes('get50'))) {
-      const hello = { url: `${target.baseUrl}/hello`, host: target.hostHeader, expectStatus: 200, expectBodyBytes: Buffer.byteLength(HELLO_BODY) };
-      await runHttpLoad({ ...hello, connections: plan.getConnectionsMany, durationMs: plan.warmupMs }, forceNode);
+  const coldNames = order.filter((n) => n !== 'direct');
+  if (plan.coldRestartEach) {
+    for (const w of only) {
+      for (const name of coldNames) {
+        const [t] = await startAll([name]);
+        if (t === undefined) continue;
+        try {
+          await run(t, w, true);
+        } finally {
+          await t.stop();
+        }
+      }
     }
-    for (const w of only) await runWorkload(target, w, plan, false, put, forceNode, log);
-    for (const [p, after, peak] of [
-      [target.relay, 'relayRssAfter', 'relayRssPeak'],
-      [target.agent, 'agentRssAfter', 'agentRssPeak'],
-    ] as const) {
-      const s = p?.sample();
-      put(after, mib(s?.rssBytes));
-      put(peak, mib(s?.peakRssBytes));
-    }
-    if (target.relay !== undefined || target.agent !== undefined) {
-      log(`  ${name}: RSS ${plan.afterLoadS} s after the load`);
-      await sleep(plan.afterLoadS * 1000);
-      put('relayRssSettled', mib(idle(target.relay)));
-      put('agentRssSettled', mib(idle(target.agent)));
-    }
-  };
-  if (hasCold && plan.coldRestartEach) {
-    for (const w of only) await withTarget((target) => runWorkload(target, w, plan, true, put, forceNode, log));
   }
-  await withTarget(async (target) => {
-    put('relayRssIdle', mib(idle(target.relay)));
-    put('agentRssIdle', mib(idle(target.agent)));
-    if (hasCold && !plan.coldRestartEach) for (const w of only) await runWorkload(target, w, plan, true, put, forceNode, log);
-    await warmPass(target);
-  });
+  log(`  warm pass: starting ${order.join(', ')}`);
+  const targets = await startAll(order);
+  try {
+    const rss = (t: Target, relayId: MetricId, agentId: MetricId): void => {
+      putFor(t.name)(relayId, mib(t.relay?.sample()?.rssBytes));
+      putFor(t.name)(agentId, mib(t.agent?.sample()?.rssBytes));
+    };
+    for (const t of targets) rss(t, 'relayRssIdle', 'agentRssIdle');
+    if (!plan.coldRestartEach) for (const w of only) for (const t of targets) if (t.name !== 'direct') await run(t, w, true);
+    const firstGet = only.find((w) => w === 'get1' || w === 'get50');
+    for (const w of only) {
+      for (const t of targets) {
+        if (w === firstGet && plan.warmupMs > 0) {
+          const hello = { url: `${t.baseUrl}/hello`, host: t.hostHeader, expectStatus: 200, expectBodyBytes: Buffer.byteLength(HELLO_BODY) };
+          await runHttpLoad({ ...hello, connections: plan.getConnectionsMany, durationMs: plan.warmupMs }, forceNode);
+        }
+        await run(t, w, false);
+      }
+    }
+    for (const t of targets) {
+      rss(t, 'relayRssAfter', 'agentRssAfter');
+      putFor(t.name)('relayRssPeak', mib(t.relay?.sample()?.peakRssBytes));
+      putFor(t.name)('agentRssPeak', mib(t.agent?.sample()?.peakRssBytes));
+    }
+    log(`  RSS ${plan.afterLoadS} s after the load`);
+    await sleep(plan.afterLoadS * 1000);
+    for (const t of targets) rss(t, 'relayRssSettled', 'agentRssSettled');
+  } finally {
+    await stopAll(targets);
+  }
 }
 
 /** RSS of an idle bare Node process (`node -e` with one timer), in MiB, after `settleMs`. */
@@ -448,16 +503,8 @@ async function main(): Promise<number> {
     for (let round = 1; round <= rounds; round++) {
       // Alternate the order each round, so no system always runs on a warmer (or busier) machine.
       const order = round % 2 === 1 ? running : [...running].reverse();
-      for (const name of order) {
-        log(`round ${round}/${rounds}: ${TARGET_LABELS[name]}`);
-        try {
-          await measureTarget(() => startTarget(name, ctx, round), name, plan, only, results, forceNode, log);
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          startFailures.push(`${TARGET_LABELS[name]}: ${message}`);
-          log(`  ${name} failed: ${message}`);
-        }
-      }
+      log(`round ${round}/${rounds}: ${order.map((n) => TARGET_LABELS[n]).join(', ')}`);
+      await measureRound(order, (name) => startTarget(name, ctx, round), plan, only, results, startFailures, forceNode, log);
     }
   } finally {
     await origin?.process.stop();
