@@ -3,11 +3,17 @@
  * access, the Go original and localtunnel, all in front of the same origin
  * (`ref-origin`), measured in one run so the ratios hold on a shared machine.
  *
- *   node --import tsx bench/e2e/run.ts [--quick] [--rounds=N] [--targets=direct,go,localtunnel,ours]
+ *   node --import tsx bench/e2e/run.ts [--quick] [--rounds=N] [--targets=direct,go,localtunnel,pipes,proxies,ours,ours-node,ours-lib]
  *       [--only=get1,get50,download,upload,concurrent,ws] [--profile] [--log-level=LEVEL]
  *       [--agent-config=JSON] [--relay-config=JSON] [--baseline=GIT_REF] [--node-args="FLAGS"] [--baseline-node-args="FLAGS"] [--baseline-agent-config=JSON] [--no-build] [--node-load] [--json=FILE]
  *
- * --quick: tiny sizes and one-second runs, to check the harness in CI (< 60 s).
+ * Our pair runs three ways, as users launch it: `ours` the installed command
+ * (a symlink `visiona-tunnel` to the built bin, executed: its launcher line
+ * applies), `ours-node` `node bin/visiona-tunnel.js` (no flag), `ours-lib`
+ * our package imported by a plain Node process (bench/e2e/library-host.mjs).
+ * Each row is measured cold (the workload first thing after a fresh start,
+ * no warm-up) and warm.
+ * --quick: tiny sizes and half-second runs, to check the harness in CI (about a minute; more on a busy machine).
  * --profile: our relay and agent run with `node --cpu-prof` (files in bench/profiles/e2e/).
  * --baseline=REF: also runs our CLI as of git REF (column "ours (baseline)"), for A/B in one run.
  * Exit code 1 when any answer was wrong or a target could not start.
@@ -29,7 +35,7 @@ import {
 } from './e2e-report.js';
 import { nodeFlagsOfCli } from '../cli-node-flags.js';
 import { hasWrk, runHttpLoad, type LoadResult } from './http-load.js';
-import type { ManagedProcess } from './managed-process.js';
+import { ManagedProcess } from './managed-process.js';
 import {
   HELLO_BODY,
   TARGET_LABELS,
@@ -37,6 +43,7 @@ import {
   buildBaselineCli,
   buildOurCli,
   findLocaltunnel,
+  installOurCommand,
   startOrigin,
   startTarget,
   type Target,
@@ -60,13 +67,20 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 interface Plan extends RunSizes {
   quick: boolean;
   warmupMs: number;
-  /** Run each transfer workload once, smaller, before measuring it (JIT, pooled local connections). */
+  /** Run each transfer workload once, smaller, before measuring it warm (JIT, pooled local connections). */
   warmupTransfers: boolean;
   get1Ms: number;
   get50Ms: number;
+  /** Length of the cold GET runs (the first seconds after a start are what differs). */
+  coldGetMs: number;
   wsMs: number;
   transferTimeoutMs: number;
   settleMs: number;
+  /**
+   * Cold pass: a fresh start of the target before each workload (true), or
+   * one start and every workload in turn, no warm-up (false: quick mode).
+   */
+  coldRestartEach: boolean;
 }
 
 const FULL: Plan = {
@@ -75,6 +89,7 @@ const FULL: Plan = {
   warmupTransfers: true,
   get1Ms: 5000,
   get50Ms: 10_000,
+  coldGetMs: 2000,
   getConnectionsMany: 50,
   downloadBytes: 1024 * MIB,
   uploadBytes: 256 * MIB,
@@ -84,23 +99,28 @@ const FULL: Plan = {
   wsMs: 5000,
   transferTimeoutMs: 180_000,
   settleMs: 1000,
+  afterLoadS: 30,
+  coldRestartEach: true,
 };
 
 const QUICK: Plan = {
   quick: true,
   warmupMs: 0,
   warmupTransfers: false,
-  get1Ms: 1000,
-  get50Ms: 1000,
+  get1Ms: 500,
+  get50Ms: 500,
+  coldGetMs: 300,
   getConnectionsMany: 50,
   downloadBytes: 16 * MIB,
   uploadBytes: 8 * MIB,
   concurrentCount: 100,
   concurrentBytes: 64 * 1024,
   wsMessageBytes: 1024,
-  wsMs: 500,
+  wsMs: 300,
   transferTimeoutMs: 30_000,
   settleMs: 200,
+  afterLoadS: 0.5,
+  coldRestartEach: false,
 };
 
 function parseJsonOption(name: string, text: string | undefined): Record<string, unknown> {
@@ -162,75 +182,222 @@ function loadCells(r: LoadResult): { rps: Measured; p50: Measured; p99: Measured
 }
 
 function cpuPer1k(p: ManagedProcess | undefined, beforeMs: number | undefined, requests: number): Measured | undefined {
+  return cpuPer(p, beforeMs, Math.max(1, requests) / 1000);
+}
+
+/** CPU time of `p` since `beforeMs`, divided by `units`. */
+function cpuPer(p: ManagedProcess | undefined, beforeMs: number | undefined, units: number): Measured | undefined {
   if (p === undefined || beforeMs === undefined) return undefined;
   const after = p.sample();
   if (after === undefined) return { fail: `${p.name} exited` };
-  return { value: ((after.cpuMs - beforeMs) * 1000) / Math.max(1, requests) };
+  return { value: (after.cpuMs - beforeMs) / units };
 }
 
-async function measureTarget(target: Target, plan: Plan, only: readonly Workload[], results: Results, forceNode: boolean, log: (s: string) => void): Promise<void> {
+type Put = (id: MetricId, m: Measured | undefined) => void;
+
+/** Runs workload `w` once against `target`: cold (no warm-up, `*Cold` rows) or warm (with the plan's warm-ups). */
+async function runWorkload(target: Target, w: Workload, plan: Plan, cold: boolean, put: Put, forceNode: boolean, log: (s: string) => void): Promise<void> {
   const t = target.name;
   const endpoint = { baseUrl: target.baseUrl, hostHeader: target.hostHeader };
-  const put = (id: MetricId, m: Measured | undefined): void => {
-    if (m !== undefined) record(results, t, id, m);
-  };
-  const idle = (p: ManagedProcess | undefined): number | undefined => p?.sample()?.rssBytes;
-  await new Promise((resolve) => setTimeout(resolve, plan.settleMs));
-  put('relayRssIdle', mib(idle(target.relay)));
-  put('agentRssIdle', mib(idle(target.agent)));
-
   const hello = { url: `${target.baseUrl}/hello`, host: target.hostHeader, expectStatus: 200, expectBodyBytes: Buffer.byteLength(HELLO_BODY) };
-  if (plan.warmupMs > 0 && (only.includes('get1') || only.includes('get50'))) {
-    await runHttpLoad({ ...hello, connections: plan.getConnectionsMany, durationMs: plan.warmupMs }, forceNode);
+  const tag = cold ? ' (cold)' : '';
+  const warm = !cold && plan.warmupTransfers;
+  switch (w) {
+    case 'get1': {
+      log(`  ${t}: GET, 1 connection${tag}`);
+      const c = loadCells(await runHttpLoad({ ...hello, connections: 1, durationMs: cold ? plan.coldGetMs : plan.get1Ms }, forceNode));
+      if (cold) {
+        put('get1RpsCold', c.rps);
+        put('get1P50Cold', c.p50);
+      } else {
+        put('get1Rps', c.rps);
+        put('get1P50', c.p50);
+        put('get1P99', c.p99);
+      }
+      return;
+    }
+    case 'get50': {
+      log(`  ${t}: GET, ${plan.getConnectionsMany} connections${tag}`);
+      if (cold) {
+        put('get50RpsCold', loadCells(await runHttpLoad({ ...hello, connections: plan.getConnectionsMany, durationMs: plan.coldGetMs }, forceNode)).rps);
+        return;
+      }
+      const relayBefore = target.relay?.sample()?.cpuMs;
+      const agentBefore = target.agent?.sample()?.cpuMs;
+      const r = await runHttpLoad({ ...hello, connections: plan.getConnectionsMany, durationMs: plan.get50Ms }, forceNode);
+      const c = loadCells(r);
+      put('get50Rps', c.rps);
+      put('get50P50', c.p50);
+      put('get50P99', c.p99);
+      if (r.bad === 0) {
+        put('relayCpuPer1k', cpuPer1k(target.relay, relayBefore, r.good));
+        put('agentCpuPer1k', cpuPer1k(target.agent, agentBefore, r.good));
+      }
+      return;
+    }
+    case 'download':
+      log(`  ${t}: download${tag}`);
+      if (warm) await measureDownload(endpoint, 64 * MIB, plan.transferTimeoutMs);
+      if (cold) {
+        put('downloadCold', await measureDownload(endpoint, plan.downloadBytes, plan.transferTimeoutMs));
+        return;
+      }
+      {
+        // CPU per GiB: steadier than MiB/s on a shared machine.
+        const relayBefore = target.relay?.sample()?.cpuMs;
+        const agentBefore = target.agent?.sample()?.cpuMs;
+        const m = await measureDownload(endpoint, plan.downloadBytes, plan.transferTimeoutMs);
+        put('download', m);
+        if ('value' in m) {
+          const gib = plan.downloadBytes / 1024 ** 3;
+          put('relayCpuPerGiBDownload', cpuPer(target.relay, relayBefore, gib));
+          put('agentCpuPerGiBDownload', cpuPer(target.agent, agentBefore, gib));
+        }
+      }
+      return;
+    case 'upload':
+      log(`  ${t}: upload${tag}`);
+      if (warm) await measureUpload(endpoint, 32 * MIB, plan.transferTimeoutMs);
+      put(cold ? 'uploadCold' : 'upload', await measureUpload(endpoint, plan.uploadBytes, plan.transferTimeoutMs));
+      return;
+    case 'concurrent':
+      log(`  ${t}: concurrent downloads${tag}`);
+      if (warm) await measureConcurrentDownloads(endpoint, plan.concurrentCount, plan.concurrentBytes, plan.transferTimeoutMs);
+      put(cold ? 'concurrentCold' : 'concurrent', await measureConcurrentDownloads(endpoint, plan.concurrentCount, plan.concurrentBytes, plan.transferTimeoutMs));
+      return;
+    case 'ws':
+      log(`  ${t}: WebSocket ping-pong${tag}`);
+      if (warm) await measureWebSocketPingPong(endpoint, plan.wsMessageBytes, 1000);
+      put(cold ? 'wsPingPongCold' : 'wsPingPong', await measureWebSocketPingPong(endpoint, plan.wsMessageBytes, plan.wsMs));
+      return;
   }
-  if (only.includes('get1')) {
-    log(`  ${t}: GET, 1 connection`);
-    const c = loadCells(await runHttpLoad({ ...hello, connections: 1, durationMs: plan.get1Ms }, forceNode));
-    put('get1Rps', c.rps);
-    put('get1P50', c.p50);
-    put('get1P99', c.p99);
-  }
-  if (only.includes('get50')) {
-    log(`  ${t}: GET, ${plan.getConnectionsMany} connections`);
-    const relayBefore = target.relay?.sample()?.cpuMs;
-    const agentBefore = target.agent?.sample()?.cpuMs;
-    const r = await runHttpLoad({ ...hello, connections: plan.getConnectionsMany, durationMs: plan.get50Ms }, forceNode);
-    const c = loadCells(r);
-    put('get50Rps', c.rps);
-    put('get50P50', c.p50);
-    put('get50P99', c.p99);
-    if (r.bad === 0) {
-      put('relayCpuPer1k', cpuPer1k(target.relay, relayBefore, r.good));
-      put('agentCpuPer1k', cpuPer1k(target.agent, agentBefore, r.good));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One round over `order`, interleaved by workload so that every column of a
+ * row is measured within a short time of the others (a shared machine's load
+ * drifts over minutes):
+ *
+ * - cold pass: for each workload, each system in turn is started fresh, runs
+ *   that workload first thing (no warm-up), and is stopped; in quick mode all
+ *   systems are started once and run every workload cold in turn;
+ * - warm pass: every system started (idle RSS read once all serve), then for
+ *   each workload each system in turn, after its warm-ups (GETs before the
+ *   first GET row, each transfer once smaller before it is measured); RSS
+ *   right after the load and `afterLoadS` later, all systems alike.
+ *
+ * `direct` has no cold pass. A system that fails to start is left out of the
+ * rest of the round, with the reason in `failures`.
+ */
+async function measureRound(
+  order: readonly TargetName[],
+  start: (name: TargetName) => Promise<Target>,
+  plan: Plan,
+  only: readonly Workload[],
+  results: Results,
+  failures: string[],
+  forceNode: boolean,
+  log: (s: string) => void,
+): Promise<void> {
+  const putFor =
+    (name: TargetName): Put =>
+    (id, m) => {
+      if (m !== undefined) record(results, name, id, m);
+    };
+  const failed = new Set<TargetName>();
+  const fail = (name: TargetName, err: unknown): void => {
+    const message = err instanceof Error ? err.message : String(err);
+    failures.push(`${TARGET_LABELS[name]}: ${message}`);
+    log(`  ${name} failed: ${message}`);
+    failed.add(name);
+  };
+  const startAll = async (names: readonly TargetName[]): Promise<Target[]> => {
+    const started: Target[] = [];
+    for (const name of names) {
+      if (failed.has(name)) continue;
+      try {
+        started.push(await start(name));
+      } catch (err) {
+        fail(name, err);
+      }
+    }
+    await sleep(plan.settleMs);
+    return started;
+  };
+  const stopAll = async (targets: readonly Target[]): Promise<void> => {
+    for (const t of targets) await t.stop();
+  };
+  const run = async (t: Target, w: Workload, cold: boolean): Promise<void> => {
+    if (failed.has(t.name)) return;
+    try {
+      await runWorkload(t, w, plan, cold, putFor(t.name), forceNode, log);
+    } catch (err) {
+      fail(t.name, err);
+    }
+  };
+  const coldNames = order.filter((n) => n !== 'direct');
+  if (plan.coldRestartEach) {
+    for (const w of only) {
+      for (const name of coldNames) {
+        const [t] = await startAll([name]);
+        if (t === undefined) continue;
+        try {
+          await run(t, w, true);
+        } finally {
+          await t.stop();
+        }
+      }
     }
   }
-  if (only.includes('download')) {
-    log(`  ${t}: download`);
-    if (plan.warmupTransfers) await measureDownload(endpoint, 64 * MIB, plan.transferTimeoutMs);
-    put('download', await measureDownload(endpoint, plan.downloadBytes, plan.transferTimeoutMs));
+  log(`  warm pass: starting ${order.join(', ')}`);
+  const targets = await startAll(order);
+  try {
+    const rss = (t: Target, relayId: MetricId, agentId: MetricId): void => {
+      putFor(t.name)(relayId, mib(t.relay?.sample()?.rssBytes));
+      putFor(t.name)(agentId, mib(t.agent?.sample()?.rssBytes));
+    };
+    for (const t of targets) rss(t, 'relayRssIdle', 'agentRssIdle');
+    if (!plan.coldRestartEach) for (const w of only) for (const t of targets) if (t.name !== 'direct') await run(t, w, true);
+    const firstGet = only.find((w) => w === 'get1' || w === 'get50');
+    for (const w of only) {
+      for (const t of targets) {
+        if (w === firstGet && plan.warmupMs > 0) {
+          const hello = { url: `${t.baseUrl}/hello`, host: t.hostHeader, expectStatus: 200, expectBodyBytes: Buffer.byteLength(HELLO_BODY) };
+          await runHttpLoad({ ...hello, connections: plan.getConnectionsMany, durationMs: plan.warmupMs }, forceNode);
+        }
+        await run(t, w, false);
+      }
+    }
+    for (const t of targets) {
+      rss(t, 'relayRssAfter', 'agentRssAfter');
+      putFor(t.name)('relayRssPeak', mib(t.relay?.sample()?.peakRssBytes));
+      putFor(t.name)('agentRssPeak', mib(t.agent?.sample()?.peakRssBytes));
+    }
+    log(`  RSS ${plan.afterLoadS} s after the load`);
+    await sleep(plan.afterLoadS * 1000);
+    for (const t of targets) rss(t, 'relayRssSettled', 'agentRssSettled');
+  } finally {
+    await stopAll(targets);
   }
-  if (only.includes('upload')) {
-    log(`  ${t}: upload`);
-    if (plan.warmupTransfers) await measureUpload(endpoint, 32 * MIB, plan.transferTimeoutMs);
-    put('upload', await measureUpload(endpoint, plan.uploadBytes, plan.transferTimeoutMs));
-  }
-  if (only.includes('concurrent')) {
-    log(`  ${t}: concurrent downloads`);
-    if (plan.warmupTransfers) await measureConcurrentDownloads(endpoint, plan.concurrentCount, plan.concurrentBytes, plan.transferTimeoutMs);
-    put('concurrent', await measureConcurrentDownloads(endpoint, plan.concurrentCount, plan.concurrentBytes, plan.transferTimeoutMs));
-  }
-  if (only.includes('ws')) {
-    log(`  ${t}: WebSocket ping-pong`);
-    if (plan.warmupTransfers) await measureWebSocketPingPong(endpoint, plan.wsMessageBytes, 1000);
-    put('wsPingPong', await measureWebSocketPingPong(endpoint, plan.wsMessageBytes, plan.wsMs));
-  }
-  for (const [p, after, peak] of [
-    [target.relay, 'relayRssAfter', 'relayRssPeak'],
-    [target.agent, 'agentRssAfter', 'agentRssPeak'],
-  ] as const) {
-    const s = p?.sample();
-    put(after, mib(s?.rssBytes));
-    put(peak, mib(s?.peakRssBytes));
+}
+
+/** RSS of an idle bare Node process (`node -e` with one timer), in MiB, after `settleMs`. */
+async function bareNodeRss(workDir: string, settleMs: number): Promise<number | undefined> {
+  const p = ManagedProcess.start({
+    name: 'bare-node',
+    command: process.execPath,
+    args: ['-e', 'process.stdout.write("ready\\n"); setInterval(() => {}, 1 << 30)'],
+    logFile: join(workDir, 'bare-node.log'),
+  });
+  try {
+    await p.waitForLine((l) => (l === 'ready' ? true : undefined), 10_000);
+    await sleep(settleMs);
+    const rss = p.sample()?.rssBytes;
+    return rss === undefined ? undefined : rss / MIB;
+  } finally {
+    await p.stop();
   }
 }
 
@@ -272,7 +439,7 @@ async function main(): Promise<number> {
   const skipped = new Map<TargetName, string>();
   const localtunnel = findLocaltunnel();
   if (targets.includes('localtunnel') && localtunnel === undefined) skipped.set('localtunnel', 'not installed');
-  for (const t of ['go', 'direct', 'ours', 'baseline'] as const) {
+  for (const t of ['go', 'direct', 'ours', 'ours-node', 'ours-lib', 'baseline', 'pipes', 'proxies'] as const) {
     try {
       readFileSync(join(goBinDir, t === 'go' ? 'ref-relay' : 'ref-origin'));
     } catch {
@@ -288,10 +455,13 @@ async function main(): Promise<number> {
   log(`bench:e2e ${plan.quick ? '(quick) ' : ''}${machineDescription()}`);
   log(`load generator: ${generator}; load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   let ourCli = join(REPO_ROOT, 'bin', 'visiona-tunnel.js');
-  if (running.includes('ours') && values['no-build'] !== true) {
-    log('building our CLI (tsc) into bench/e2e/.build ...');
+  const oursRunning = running.some((t) => t.startsWith('ours'));
+  if (oursRunning && values['no-build'] !== true) {
+    log('building our package (tsc) into node_modules/.cache/visiona-tunnel-bench-e2e ...');
     ourCli = buildOurCli(REPO_ROOT);
   }
+  const ourDist = join(dirname(ourCli), '..', 'dist');
+  const ourCommand = installOurCommand(ourCli, join(workDir, 'prefix'));
   const ourCliNodeFlags = nodeFlagsOfCli(ourCli);
   let baselineCli: string | undefined;
   if (running.includes('baseline') && values.baseline !== undefined) {
@@ -302,6 +472,7 @@ async function main(): Promise<number> {
   const results: Results = new Map();
   const startFailures: string[] = [];
   let origin: Awaited<ReturnType<typeof startOrigin>> | undefined;
+  const bareRssMiB = await bareNodeRss(workDir, plan.settleMs);
   try {
     if (running.length > 0) origin = await startOrigin({ goBinDir, workDir });
     const ctx: TargetContext = {
@@ -310,6 +481,8 @@ async function main(): Promise<number> {
       originAddr: origin?.addr ?? '',
       goBinDir,
       ourCli,
+      ourCommand,
+      ourDist,
       baselineCli,
       ourCliNodeFlags,
       ourNodeArgs: [
@@ -330,20 +503,8 @@ async function main(): Promise<number> {
     for (let round = 1; round <= rounds; round++) {
       // Alternate the order each round, so no system always runs on a warmer (or busier) machine.
       const order = round % 2 === 1 ? running : [...running].reverse();
-      for (const name of order) {
-        log(`round ${round}/${rounds}: ${TARGET_LABELS[name]}`);
-        let target: Target | undefined;
-        try {
-          target = await startTarget(name, ctx, round);
-          await measureTarget(target, plan, only, results, forceNode, log);
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          startFailures.push(`${TARGET_LABELS[name]}: ${message}`);
-          log(`  ${name} failed: ${message}`);
-        } finally {
-          await target?.stop();
-        }
-      }
+      log(`round ${round}/${rounds}: ${order.map((n) => TARGET_LABELS[n]).join(', ')}`);
+      await measureRound(order, (name) => startTarget(name, ctx, round), plan, only, results, startFailures, forceNode, log);
     }
   } finally {
     await origin?.process.stop();
@@ -354,13 +515,15 @@ async function main(): Promise<number> {
   out.push(`# ${machineDescription()}`);
   out.push(`# load generator: ${generator}; load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const cliFlags = ourCliNodeFlags.join(' ');
-  out.push(`# node flags of bin/visiona-tunnel.js (ours and the two Node floors): ${cliFlags === '' ? 'none' : cliFlags}`);
+  out.push(`# launcher line of bin/visiona-tunnel.js (ours (command) only): node ${cliFlags === '' ? 'with no flag' : cliFlags}; ours (node bin/), ours (library) and the two Node floors: node with no flag`);
+  out.push(`# idle bare Node process (node -e with one timer): RSS ${bareRssMiB === undefined ? 'n/a' : bareRssMiB.toFixed(1)} MiB`);
+  out.push(`# cold rows: ${plan.coldRestartEach ? 'each workload run first thing after its own fresh start of the system (no warm-up)' : 'all workloads in turn after one start, no warm-up (quick mode)'}; warm rows: after ${plan.warmupMs} ms of GETs${plan.warmupTransfers ? ', each transfer run once smaller before it is measured' : ''}`);
   if (ctxNote(values)) out.push(`# ours: ${ctxNote(values)}`);
   out.push('');
   out.push(renderTable(results, running, plan, skipped));
   out.push('');
-  out.push(plan.quick ? 'Targets of issue 7 (quick mode: tiny sizes and no warm-up, so these verdicts only show the harness works):' : 'Targets of issue 7:');
-  out.push(renderTargetChecks(checkTargets(results, plan)));
+  out.push(plan.quick ? 'Targets of issue 16 (quick mode: tiny sizes and no warm-up, so these verdicts only show the harness works):' : 'Targets of issue 16:');
+  out.push(renderTargetChecks(checkTargets(results, plan, bareRssMiB)));
   const failures = [...startFailures, ...listFailures(results)];
   if (failures.length > 0) {
     out.push('', 'Failures:', ...failures.map((f) => `  ${f}`));
@@ -369,7 +532,7 @@ async function main(): Promise<number> {
   if (values.json !== undefined) {
     const plain: Record<string, Record<string, Measured[]>> = {};
     for (const [t, m] of results) plain[t] = Object.fromEntries(m);
-    writeFileSync(values.json, JSON.stringify({ machine: machineDescription(), plan, rounds, generator, results: plain, failures }, null, 2));
+    writeFileSync(values.json, JSON.stringify({ machine: machineDescription(), plan, rounds, generator, bareNodeRssMiB: bareRssMiB, results: plain, failures }, null, 2));
   }
   if (failures.length === 0) rmSync(workDir, { recursive: true, force: true });
   else log(`logs kept in ${workDir}`);

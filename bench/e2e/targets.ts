@@ -9,16 +9,20 @@
  * returns the origin's answer.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeFlagsOfCli } from '../cli-node-flags.js';
 import { ManagedProcess, parseJsonLine } from './managed-process.js';
 
 /** Names of the systems under test, in the table's column order. */
-export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'pipes', 'proxies', 'baseline', 'ours'] as const;
+export const TARGET_NAMES = ['direct', 'go', 'localtunnel', 'pipes', 'proxies', 'baseline', 'ours', 'ours-node', 'ours-lib'] as const;
+/** Our pair, by the way users launch it. */
+export const OUR_TARGETS = ['ours', 'ours-node', 'ours-lib'] as const;
+/** One of our launch paths. */
+export type OurTarget = (typeof OUR_TARGETS)[number];
 /** One system under test. */
 export type TargetName = (typeof TARGET_NAMES)[number];
 
@@ -30,7 +34,9 @@ export const TARGET_LABELS: Readonly<Record<TargetName, string>> = {
   pipes: '2 Node pipes',
   proxies: '2 Node HTTP proxies',
   baseline: 'ours (baseline)',
-  ours: 'ours',
+  ours: 'ours (command)',
+  'ours-node': 'ours (node bin/)',
+  'ours-lib': 'ours (library)',
 };
 
 /** A running system under test. */
@@ -61,8 +67,16 @@ export interface TargetContext {
   ourCli: string;
   /** Our CLI as of an earlier commit (`--baseline`), run as the `baseline` target. */
   baselineCli: string | undefined;
-  /** Node flags of our executable (`nodeFlagsOfCli(ourCli)`); the two Node floors run with them too. */
+  /** Node flags of our executable's launcher line (`nodeFlagsOfCli(ourCli)`). */
   ourCliNodeFlags: string[];
+  /**
+   * The installed command: `visiona-tunnel` in a folder of its own, a symlink
+   * to `ourCli` as `npm install` makes one in `node_modules/.bin` or the
+   * global prefix, started as a command (the shell runs the launcher line).
+   */
+  ourCommand: string;
+  /** The `dist/` folder of our compiled package (the library column imports its `index.js`). */
+  ourDist: string;
   /** Extra `node` arguments for our relay and agent (e.g. `--cpu-prof`). */
   ourNodeArgs: string[];
   /** Node flags of the baseline column (default: `ourNodeArgs`), to A/B a flag at one commit. */
@@ -177,6 +191,8 @@ export async function startTarget(name: TargetName, ctx: TargetContext, round: n
       if (ctx.baselineCli === undefined) throw new Error('no baseline CLI (--baseline=REF)');
       return startOurPair(ctx, round, name, ctx.baselineCli);
     case 'ours':
+    case 'ours-node':
+    case 'ours-lib':
       return startOurPair(ctx, round, name, ctx.ourCli);
   }
 }
@@ -192,7 +208,8 @@ async function startNodeHops(ctx: TargetContext, round: number, name: 'pipes' | 
     const hop = ManagedProcess.start({
       name,
       command: process.execPath,
-      args: [...ctx.ourCliNodeFlags, script, '--to', to],
+      // No flags: a bare Node process as a library user has it.
+      args: [script, '--to', to],
       logFile: join(ctx.workDir, `${name}-${round}.log`),
     });
     try {
@@ -303,41 +320,51 @@ async function startLocaltunnel(ctx: TargetContext, round: number): Promise<Targ
   });
 }
 
-async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'baseline', cli: string): Promise<Target> {
-  const nodeArgs =
-    name === 'baseline'
-      ? [...nodeFlagsOfCli(cli), ...(ctx.baselineNodeArgs ?? ctx.ourNodeArgs)]
-      : [...ctx.ourCliNodeFlags, ...ctx.ourNodeArgs];
-  const db = join(ctx.workDir, `${name}-relay-${round}.db`);
+/**
+ * How one of our columns starts a relay or agent: the installed command
+ * (`visiona-tunnel ...`; with extra node arguments, `node LAUNCHER-FLAGS
+ * EXTRA cli ...`, the same process), `node bin/visiona-tunnel.js ...` with no
+ * flag, or `library-host.mjs` (our package imported by a plain Node process).
+ */
+function ourLaunch(ctx: TargetContext, name: 'ours' | 'ours-node' | 'ours-lib' | 'baseline', cli: string): (role: 'relay' | 'agent', args: string[]) => { command: string; args: string[] } {
+  switch (name) {
+    case 'ours':
+      return (_role, args) =>
+        ctx.ourNodeArgs.length === 0
+          ? { command: ctx.ourCommand, args }
+          : { command: process.execPath, args: [...ctx.ourCliNodeFlags, ...ctx.ourNodeArgs, cli, ...args] };
+    case 'ours-node':
+      return (_role, args) => ({ command: process.execPath, args: [...ctx.ourNodeArgs, cli, ...args] });
+    case 'ours-lib':
+      return (role, args) => ({ command: process.execPath, args: [...ctx.ourNodeArgs, join(HERE, 'library-host.mjs'), '--dist', ctx.ourDist, role, ...args] });
+    case 'baseline':
+      return (_role, args) => ({ command: process.execPath, args: [...nodeFlagsOfCli(cli), ...(ctx.baselineNodeArgs ?? ctx.ourNodeArgs), cli, ...args] });
+  }
+}
+
+async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'ours-node' | 'ours-lib' | 'baseline', cli: string): Promise<Target> {
+  const launch = ourLaunch(ctx, name, cli);
+  const library = name === 'ours-lib';
+  const tag = `${name}-${round}-${++startCount}`;
+  const db = join(ctx.workDir, `${tag}-relay.db`);
   const agentName = 'bench';
-  const cliEnv: NodeJS.ProcessEnv = { ...process.env, VISIONA_TUNNEL_LOG_FORMAT: 'json' };
+  // The command's launcher line runs `node` from PATH: this one.
+  const cliEnv: NodeJS.ProcessEnv = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, VISIONA_TUNNEL_LOG_FORMAT: 'json' };
   if (ctx.ourLogLevel !== undefined) cliEnv.VISIONA_TUNNEL_LOG_LEVEL = ctx.ourLogLevel;
   const runCli = (args: string[]): string =>
     execFileSync(process.execPath, [cli, ...args], { env: cliEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const token = runCli(['token', 'create', agentName, '--db', db]).trim();
   runCli(['access', 'set', agentName, 'public', '--db', db]);
-  const relayConfig = join(ctx.workDir, `${name}-relay-${round}.json`);
+  const relayConfig = join(ctx.workDir, `${tag}-relay.json`);
   writeFileSync(relayConfig, JSON.stringify(ctx.ourRelayConfig));
+  const relayArgs = library
+    ? ['--db', db, '--config', relayConfig]
+    : ['relay', '--agent-listen', '127.0.0.1:0', '--public-listen', '127.0.0.1:0', '--domain', 'localhost', '--db', db, '--config', relayConfig];
   const relay = ManagedProcess.start({
     name: 'relay',
-    command: process.execPath,
-    args: [
-      ...nodeArgs,
-      cli,
-      'relay',
-      '--agent-listen',
-      '127.0.0.1:0',
-      '--public-listen',
-      '127.0.0.1:0',
-      '--domain',
-      'localhost',
-      '--db',
-      db,
-      '--config',
-      relayConfig,
-    ],
+    ...launch('relay', relayArgs),
     env: cliEnv,
-    logFile: join(ctx.workDir, `${name}-relay-${round}.log`),
+    logFile: join(ctx.workDir, `${tag}-relay.log`),
   });
   const stopAll = stopper([relay]);
   return startServing(stopAll, async () => {
@@ -345,14 +372,16 @@ async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'b
       const e = parseJsonLine(l);
       return e?.event === 'listening' ? { agentUrl: String(e.agentUrl), publicAddr: String(e.public) } : undefined;
     }, READY_TIMEOUT_MS);
-    const agentConfig = join(ctx.workDir, `${name}-agent-${round}.json`);
+    const agentConfig = join(ctx.workDir, `${tag}-agent.json`);
     writeFileSync(agentConfig, JSON.stringify(name === 'baseline' ? (ctx.baselineAgentConfig ?? ctx.ourAgentConfig) : ctx.ourAgentConfig));
+    const agentArgs = library
+      ? ['--relay', addrs.agentUrl, '--local', ctx.originAddr, '--config', agentConfig]
+      : ['agent', '--relay', addrs.agentUrl, '--local', ctx.originAddr, '--config', agentConfig];
     const agent = ManagedProcess.start({
       name: 'agent',
-      command: process.execPath,
-      args: [...nodeArgs, cli, 'agent', '--relay', addrs.agentUrl, '--local', ctx.originAddr, '--config', agentConfig],
+      ...launch('agent', agentArgs),
       env: { ...cliEnv, VISIONA_TUNNEL_TOKEN: token },
-      logFile: join(ctx.workDir, `${name}-agent-${round}.log`),
+      logFile: join(ctx.workDir, `${tag}-agent.log`),
     });
     stopAll.add(agent);
     const target: Target = {
@@ -365,6 +394,23 @@ async function startOurPair(ctx: TargetContext, round: number, name: 'ours' | 'b
     };
     return target;
   });
+}
+
+/** Starts of our pair in this run (each gets its own store, config and log files). */
+let startCount = 0;
+
+/**
+ * Installs the command: `DIR/bin/visiona-tunnel`, a symlink to `cli`, as npm
+ * links a package's `bin` entry. Returns its path.
+ */
+export function installOurCommand(cli: string, dir: string): string {
+  const binDir = join(dir, 'bin');
+  mkdirSync(binDir, { recursive: true });
+  const command = join(binDir, 'visiona-tunnel');
+  rmSync(command, { force: true });
+  symlinkSync(cli, command);
+  chmodSync(cli, 0o755);
+  return command;
 }
 
 function stopper(initial: ManagedProcess[]): { add(p: ManagedProcess): void; stop(): Promise<void> } {
