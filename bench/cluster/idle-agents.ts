@@ -88,7 +88,7 @@ export async function measureIdleAgents(cluster: BenchCluster, agents: readonly 
   const txB = await cluster.transactions.read();
   const cpuB = nodes.map((n) => n.sample()?.cpuMs ?? 0);
   const online = await Promise.all(nodes.map((n) => n.agentsOnline()));
-  const lgStatus = await Promise.all(loadGenerators.map((lg) => lg.request({ op: 'status' })));
+  const lgStatus = await Promise.all(loadGenerators.map((lg) => lg.request({ op: 'status' }, 120_000)));
   const figures: NodeFigures[] = nodes.map((n, k) => {
     const rs = samples[k]!;
     return {

@@ -80,7 +80,7 @@ export async function measureNodeFailover(cluster: BenchCluster, idle: IdleAgent
   const sampling = Promise.all(sample.map((name, i) => watch(name, i)));
   // 2. Every agent's session up again, as the load generators see it.
   const backOf = async (): Promise<number> =>
-    (await Promise.all(idle.loadGenerators.map(async (lg) => ((await lg.request({ op: 'status' })).status as ClusterLoadGeneratorStatus).backSinceMark))).reduce((a, b) => a + b, 0);
+    (await Promise.all(idle.loadGenerators.map(async (lg) => ((await lg.request({ op: 'status' }, 120_000)).status as ClusterLoadGeneratorStatus).backSinceMark))).reduce((a, b) => a + b, 0);
   await pollUntil(async () => (await backOf()) >= victimNames.length, REACHABLE_TIMEOUT_MS, 250);
   await sampling;
   // 3. Then a pass over all of them through the survivors: each must answer.
@@ -112,7 +112,7 @@ export async function measureNodeFailover(cluster: BenchCluster, idle: IdleAgent
   const endMs = Date.now();
   for (const { loop } of loops) await loop.stop();
 
-  const statuses = await Promise.all(idle.loadGenerators.map(async (lg) => (await lg.request({ op: 'status' })).status as ClusterLoadGeneratorStatus));
+  const statuses = await Promise.all(idle.loadGenerators.map(async (lg) => (await lg.request({ op: 'status' }, 120_000)).status as ClusterLoadGeneratorStatus));
   const sum = (f: (s: ClusterLoadGeneratorStatus) => number): number => statuses.reduce((a, s) => a + f(s), 0);
   const maxOf = (f: (s: ClusterLoadGeneratorStatus) => number | null): number | null => {
     const vs = statuses.map(f);
