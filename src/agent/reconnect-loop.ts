@@ -96,6 +96,8 @@ export class ReconnectLoop {
   readonly #elsewhereRetries: number;
   /** Released sessions still serving their streams. */
   readonly #released = new Set<LoopConnection>();
+  /** Released sessions whose replacement is not up yet: their end is still reported as the session's end. */
+  readonly #unreplaced = new Set<LoopConnection>();
   readonly #maxRefusals: number;
   readonly #isRefusal: (err: Error) => boolean;
   #gaveUp: Error | null = null;
@@ -221,6 +223,8 @@ export class ReconnectLoop {
       lastRefusal = '';
       elsewhere = 0;
       const upAtMs = this.#clock.now();
+      // A released session that is still draining ends silently from now on: this one replaced it.
+      this.#unreplaced.clear();
       callHook(this.#hooks, 'onSessionUp', this.#logger);
       const released = connection.released?.then((err) => ({ released: err }));
       const ended = await Promise.race([connection.closed.then((err) => ({ closed: err })), ...(released === undefined ? [] : [released])]);
@@ -229,7 +233,12 @@ export class ReconnectLoop {
       if ('released' in ended) {
         // The old session keeps serving its streams; the relay ends it once they are done.
         this.#released.add(connection);
-        void connection.closed.then(() => this.#released.delete(connection));
+        this.#unreplaced.add(connection);
+        void connection.closed.then((err) => {
+          this.#released.delete(connection);
+          // Ended before its replacement came up (a kick, a relay that closes at once): the link is down.
+          if (this.#unreplaced.delete(connection) && !signal.aborted) callHook(this.#hooks, 'onSessionDown', this.#logger, err);
+        });
         if (signal.aborted) void connection.close();
       }
       if ('released' in ended) callHook(this.#hooks, 'onSessionReleased', this.#logger, ended.released);

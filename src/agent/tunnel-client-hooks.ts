@@ -23,9 +23,9 @@ export interface TunnelClientHooks {
   /**
    * The relay asked this session to move (GoAway normal: its node drains):
    * the replacement is dialed now, while this session keeps serving its
-   * streams until the relay ends it. `err` is a `RelayMovedError`. That end
-   * is not reported again: the replacement's `onSessionUp` follows. Not in
-   * the Go client.
+   * streams until the relay ends it. `err` is a `RelayMovedError`. If it
+   * ends before its replacement is up, `onSessionDown` reports that end;
+   * after, its end is silent. Not in the Go client.
    */
   onSessionReleased?(err: Error): unknown;
   /** A dial failed (refused upgrade, timeout, no answer). */

@@ -67,6 +67,27 @@ describe('HA links: the reconnect loop', () => {
     assert.deepEqual(retries, [quick, quick, quick, quick, quick, quick, quick, quick, 1000, 2000], 'eight quick redials, then 1 s, 2 s');
   });
 
+  it('reports the end of a released session that ends before its replacement is up (a kick) as the session going down', async (t) => {
+    const sessions: ReturnType<typeof controlledConnection>[] = [];
+    let failNext = false;
+    const connect: LoopConnect = (_attempt, signal) => {
+      // The replacement dial hangs until the loop is stopped.
+      if (failNext) return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+      const c = controlledConnection();
+      sessions.push(c);
+      failNext = true;
+      return Promise.resolve(c.connection);
+    };
+    const { downs, released } = startLoop(t, connect);
+    await waitFor(() => sessions.length === 1, 'first session');
+    sessions[0]?.release();
+    await waitFor(() => released.length === 1, 'released');
+    const kicked = new Error('kicked');
+    sessions[0]?.end(kicked);
+    await waitFor(() => downs.length === 1, 'a session down');
+    assert.equal(downs[0], kicked, 'with the end of the old session as its cause');
+  });
+
   it('dials the replacement of a released session at once and leaves the old one to end by itself; stop() closes both', async (t) => {
     const sessions: ReturnType<typeof controlledConnection>[] = [];
     const connect: LoopConnect = () => {
@@ -82,9 +103,15 @@ describe('HA links: the reconnect loop', () => {
     assert.ok(released[0] instanceof RelayMovedError, 'the hooks hear that the link moved');
     assert.deepEqual(downs, [], 'and no session down: the old one still serves');
     assert.equal(sessions[0]?.closeCalls(), 0, 'the old session is not closed by the agent: its streams finish');
+    await waitFor(() => sessions.length === 2, 'the replacement up');
+    sessions[0]?.end(new Error('drained'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(downs, [], 'the old session ends silently once its replacement is up');
+    sessions[1]?.release();
+    await waitFor(() => sessions.length === 3, 'the next replacement');
     await loop.stop();
-    assert.equal(sessions[0]?.closeCalls(), 1, 'stop() closes the released session too');
-    assert.equal(sessions[1]?.closeCalls(), 1, 'and the current one');
+    assert.equal(sessions[1]?.closeCalls(), 1, 'stop() closes the released session too');
+    assert.equal(sessions[2]?.closeCalls(), 1, 'and the current one');
   });
 });
 

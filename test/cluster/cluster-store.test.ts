@@ -58,6 +58,10 @@ describe('Relay cluster: the shared store', { skip: interopSkip('ref-origin') },
     await eventually(async () => (await visitAgent(n2.addresses.public, 'edge-outage', '/hello')).status === 200, 'n2 to reach the agent');
     const spare = await cluster.createAgent('edge-spare');
     const [tokenInfo] = await cluster.store.tokens.listTokens('edge-outage');
+    // n2 learns the spare token from the change log; under load that may take a moment: make sure it has, once.
+    const warmup = startClusterAgent(t, { relayUrls: [n2.addresses.agentUrl], token: spare, local: origin, name: 'spare-warmup' });
+    await warmup.waitForLine(isAgentState('online'), 'n2 to know the spare token before the outage');
+    await warmup.kill('SIGTERM');
 
     // 1. The store goes away.
     await cluster.pg.stop();
