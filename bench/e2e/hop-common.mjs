@@ -18,7 +18,12 @@ export function parseHopTarget(script) {
   return { host: to.slice(0, colon), port: Number(to.slice(colon + 1)) };
 }
 
-/** Pipes `a` and `b` into each other; an error or close on either destroys both. */
+/**
+ * Pipes `a` and `b` into each other. A clean end of one side ends the other
+ * once what is queued for it is written (`pipe` does that); an error or an
+ * abrupt close on either destroys both. (Destroying both on any close cut the
+ * last bytes of an echoed upload still queued towards the client.)
+ */
 export function splice(a, b) {
   a.pipe(b);
   b.pipe(a);
@@ -28,7 +33,9 @@ export function splice(a, b) {
   };
   for (const socket of [a, b]) {
     socket.on('error', close);
-    socket.on('close', close);
+    socket.on('close', (hadError) => {
+      if (hadError) close();
+    });
   }
 }
 
