@@ -2,12 +2,13 @@
 # Installs the Debian packages the tests need (Go toolchain and Go yamux /
 # gorilla websocket sources for the interop peers, curl, chromium for the
 # browser tests, PostgreSQL 15 for the store and cluster tests, which start
-# throwaway servers of their own, HAProxy for the cluster tests), then builds
+# throwaway servers of their own, HAProxy for the cluster tests, wrk for the
+# benchmarks), then builds
 # the Go peers into .interop-bin/. Idempotent;
 # the first time it needs root (it uses sudo when run as another user).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-pkgs=(golang-go golang-github-hashicorp-yamux-dev golang-github-gorilla-websocket-dev curl openssl tmux chromium postgresql-15 haproxy)
+pkgs=(golang-go golang-github-hashicorp-yamux-dev golang-github-gorilla-websocket-dev curl openssl tmux chromium postgresql-15 haproxy wrk)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
