@@ -53,12 +53,8 @@ defaults
   timeout server 60s
   # A WebSocket (an agent's session, a visitor's upgrade) may stay open for days.
   timeout tunnel 24h
-  # L7 retries: a draining node (503 ERR_RELAY_DRAINING), a node holding the agent's other
-  # link (503 ERR_RELAY_LINK_ON_THIS_NODE) or a connection closed under a reused keep-alive
-  # send the request to another node; nothing reached the agent yet.
   retries 3
   option redispatch 1
-  retry-on conn-failure empty-response response-timeout 503
   option httpchk GET /readyz
   http-check expect status 200
   default-server inter 250ms fall 1 rise 2
@@ -74,10 +70,15 @@ frontend visitors
 
 backend relay_agents
   balance roundrobin
+  # A draining node (503 ERR_RELAY_DRAINING) or a node holding the agent's other link
+  # (503 ERR_RELAY_LINK_ON_THIS_NODE): the upgrade goes to another node.
+  retry-on conn-failure empty-response response-timeout 503
 ${servers((n) => n.agentPort)}
 
 backend relay_visitors
   balance roundrobin
+  # Only what never reached a relay is retried: a device's own 503 is the device's answer.
+  retry-on conn-failure empty-response
 ${servers((n) => n.publicPort)}
 `;
 }
