@@ -94,7 +94,8 @@ export interface HttpExchangeOptions {
   interimResponses?: boolean;
 }
 
-const UPSTREAM_TIMEOUT_INFO: TunnelErrorInfo = {
+/** The device did not answer within the response-header or idle timeout (ordinary requests and upgrades). */
+export const UPSTREAM_TIMEOUT_INFO: TunnelErrorInfo = {
   status: 504,
   code: 'ERR_RELAY_UPSTREAM_TIMEOUT',
   message: 'The device did not answer in time',

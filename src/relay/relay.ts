@@ -199,7 +199,7 @@ export class Relay {
             adminToken: this.config.adminToken,
             metricsPublic: this.config.adminMetricsPublic,
             isReady: () => this.#addresses !== undefined && this.#closing === undefined && this.#draining === undefined,
-            isDraining: () => this.#draining !== undefined && this.#closing === undefined,
+            isDraining: () => this.isDraining,
             drain: () => {
               const { graceMs, spreadMs } = this.#startDrain({});
               return { graceMs, spreadMs };

@@ -25,7 +25,7 @@ import {
 import type { MuxStream } from '../mux/index.js';
 import type { Clock, TimerHandle } from '../shared/clock.js';
 import type { TunnelErrorCode } from '../shared/errors.js';
-import type { ExchangeOutcome } from './http-forwarder.js';
+import { UPSTREAM_TIMEOUT_INFO, type ExchangeOutcome } from './http-forwarder.js';
 import { sendVisitorError } from './visitor-response.js';
 
 /** What `forwardUpgrade` needs. */
@@ -76,12 +76,6 @@ const NO_ANSWER: TunnelErrorInfo = {
   status: 502,
   code: 'ERR_RELAY_BAD_GATEWAY',
   message: 'The device closed the connection without a valid response',
-};
-
-const UPSTREAM_TIMEOUT: TunnelErrorInfo = {
-  status: 504,
-  code: 'ERR_RELAY_UPSTREAM_TIMEOUT',
-  message: 'The device did not answer in time',
 };
 
 const UPGRADE_WITH_BODY: TunnelErrorInfo = {
@@ -172,7 +166,7 @@ export function forwardUpgrade(o: UpgradeForwardOptions): Promise<UpgradeResult>
       if (o.responseHeaderTimeoutMs <= 0 || answered || settled) return;
       headerTimer = clock.setTimeout(() => {
         upstream.destroy();
-        refuse('response-header-timeout', UPSTREAM_TIMEOUT);
+        refuse('response-header-timeout', UPSTREAM_TIMEOUT_INFO);
       }, o.responseHeaderTimeoutMs);
       headerTimer.unref?.();
     });
